@@ -1,0 +1,67 @@
+# hookmq front door: `make run` and `make test` do everything on a fresh machine.
+# (installs what is missing, builds, then runs the broker / every test). See README.md.
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+JOBS       ?= $(shell nproc)
+VENV       ?= .venv
+PY         := $(VENV)/bin/python
+FUZZ_SECONDS ?= 60
+CMAKE_FLAGS ?=
+
+.PHONY: all deps pydeps build build-asan build-fuzz run test unit unit-asan system system-asan fuzz bench clean format
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(VENV)/.stamp: tests/requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+	@touch $@
+
+pydeps: deps $(VENV)/.stamp
+
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOOKMQ_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHOOKMQ_WERROR=ON -DHOOKMQ_ASAN=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+build-fuzz: deps
+	@CC=clang cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOOKMQ_FUZZ=ON -DHOOKMQ_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS)
+
+run: build
+	$(BUILD)/hookmq $(ARGS)
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+unit-asan: build-asan
+	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS)
+
+system: build pydeps
+	HOOKMQ_BIN=$(CURDIR)/$(BUILD)/hookmq $(PY) -m pytest -q tests/system
+
+system-asan: build-asan pydeps
+	HOOKMQ_BIN=$(CURDIR)/$(BUILD_ASAN)/hookmq HOOKMQ_ASAN=1 $(PY) -m pytest -q tests/system
+
+fuzz: build-fuzz
+	@scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+# Every test: unit (normal and ASan+UBSan), system (normal and ASan+UBSan, 1 and 4 workers), fuzz.
+test: unit unit-asan system system-asan fuzz
+
+bench: build
+	bench/compare.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

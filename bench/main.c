@@ -1,0 +1,457 @@
+/* main.c - hmq-bench: the command line, the phases of a run, and the results.
+ *
+ *   hmq-bench idle   [options]  open N connections, report the connect rate and the broker's
+ *                               RSS per connection, hold them for --hold s or until SIGINT/TERM
+ *   hmq-bench pubsub [options]  P publishers -> S subscribers, QoS 0/1/2, max or fixed rate
+ *   hmq-bench fanout [options]  1 publisher -> N subscribers on one topic
+ *
+ * The main thread owns no connections: it sets up the threads (thread.c), moves the run through
+ * its phases (connect, run, drain, stop) by setting hb_run_t.phase and waking the loops, polls
+ * atomic counters in between (10 ms naps that also catch SIGINT/SIGTERM, which are blocked in
+ * every thread and taken with sigtimedwait), then joins the threads and adds up what they saw.
+ * See docs/benchmarks.md for how bench/compare.sh uses it.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static sigset_t g_sigs;
+static int g_signal; /* first SIGINT/SIGTERM received, 0 if none */
+
+static const char usage[] =
+    "usage: hmq-bench idle|pubsub|fanout [options]\n"
+    "common:\n"
+    "  --host IPV4 (127.0.0.1)  --port N (1883)  --src-addrs K (4): bind to 127.0.0.1..K\n"
+    "  --threads N (1)  --protocol 4|5 (4 = MQTT 3.1.1)  --keepalive S (600)\n"
+    "  --connect-concurrency N (256)  --connect-timeout S (60)\n"
+    "  --broker-pid PID: sample its CPU time and RSS  --json: also print one JSON line\n"
+    "  --label TEXT: copied into the JSON line\n"
+    "idle:\n"
+    "  --connections N (1000)  --settle S (2): wait before sampling RSS\n"
+    "  --hold S: keep the connections S seconds after reporting (default: until SIGINT/TERM)\n"
+    "pubsub / fanout:\n"
+    "  --pubs P (10; fanout: 1)  --subs S (10; fanout: 1000)\n"
+    "  --sub-mode topics|wildcard (topics: each subscriber subscribes to every publisher's topic)\n"
+    "  --qos 0|1|2 (0)  --payload BYTES (64, >= 20)  --window W (100): QoS 1/2 in flight per pub\n"
+    "  --rate MSG_PER_S: fixed offered rate, all publishers together (default: max rate)\n"
+    "  --duration S (10)  --count N: total messages instead of a duration\n"
+    "  --max-backlog N (pubsub 2000, fanout 100; 0 = off): at max rate a publisher waits while N\n"
+    "      of its messages are not yet seen by every subscriber\n"
+    "  --drain S (10): longest wait for deliveries after publishing  --drain-idle S (1)\n";
+
+static void die_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "hmq-bench: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage);
+    exit(2);
+}
+
+static double num(const char *s, double lo, double hi, const char *name)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || v < lo || v > hi) die_usage("bad value for --%s", name);
+    return v;
+}
+
+static void defaults(hb_opts_t *o, hb_mode_t mode)
+{
+    memset(o, 0, sizeof(*o));
+    o->mode = mode;
+    o->host = "127.0.0.1";
+    o->port = 1883;
+    o->src_addrs = 4;
+    o->threads = 1;
+    o->version = HMQ_MQTT_V311;
+    o->keepalive = 600;
+    o->connections = 1000;
+    o->connect_concurrency = 256;
+    o->connect_timeout_s = 60;
+    o->hold_s = -1;
+    o->settle_s = 2;
+    o->pubs = 10;
+    o->subs = mode == HB_MODE_FANOUT ? 1000 : 10;
+    o->payload = 64;
+    o->window = 100;
+    o->duration_s = 10;
+    o->max_backlog = mode == HB_MODE_FANOUT ? 100 : 2000;
+    o->drain_s = 10;
+    o->drain_idle_s = 1;
+    o->label = "";
+}
+
+enum { O_HOST = 256, O_PORT, O_SRC, O_THREADS, O_PROTO, O_KA, O_CONNS, O_CCONC, O_CTMO, O_HOLD,
+       O_SETTLE, O_PUBS, O_SUBS, O_SUBMODE, O_QOS, O_PAYLOAD, O_WINDOW, O_RATE, O_DURATION,
+       O_COUNT, O_BACKLOG, O_DRAIN, O_DRAIN_IDLE, O_PID, O_JSON, O_LABEL, O_HELP };
+
+static const struct option longopts[] = {
+    {"host", 1, 0, O_HOST},         {"port", 1, 0, O_PORT},
+    {"src-addrs", 1, 0, O_SRC},     {"threads", 1, 0, O_THREADS},
+    {"protocol", 1, 0, O_PROTO},    {"keepalive", 1, 0, O_KA},
+    {"connections", 1, 0, O_CONNS}, {"connect-concurrency", 1, 0, O_CCONC},
+    {"connect-timeout", 1, 0, O_CTMO}, {"hold", 1, 0, O_HOLD},
+    {"settle", 1, 0, O_SETTLE},     {"pubs", 1, 0, O_PUBS},
+    {"subs", 1, 0, O_SUBS},         {"sub-mode", 1, 0, O_SUBMODE},
+    {"qos", 1, 0, O_QOS},           {"payload", 1, 0, O_PAYLOAD},
+    {"window", 1, 0, O_WINDOW},     {"rate", 1, 0, O_RATE},
+    {"duration", 1, 0, O_DURATION}, {"count", 1, 0, O_COUNT},
+    {"max-backlog", 1, 0, O_BACKLOG}, {"drain", 1, 0, O_DRAIN},
+    {"drain-idle", 1, 0, O_DRAIN_IDLE}, {"broker-pid", 1, 0, O_PID},
+    {"json", 0, 0, O_JSON},         {"label", 1, 0, O_LABEL},
+    {"help", 0, 0, O_HELP},         {0, 0, 0, 0},
+};
+
+static void set_opt(hb_opts_t *o, int c, const char *a)
+{
+    const char *n = c >= O_HOST && c <= O_HELP ? longopts[c - O_HOST].name : "?";
+    switch (c) {
+    case O_HOST: o->host = a; break;
+    case O_PORT: o->port = (uint16_t)num(a, 1, 65535, n); break;
+    case O_SRC: o->src_addrs = (uint32_t)num(a, 1, 254, n); break;
+    case O_THREADS: o->threads = (uint32_t)num(a, 1, 256, n); break;
+    case O_PROTO: o->version = (uint8_t)num(a, 4, 5, n); break;
+    case O_KA: o->keepalive = (uint16_t)num(a, 0, 65535, n); break;
+    case O_CONNS: o->connections = (uint32_t)num(a, 1, 10000000, n); break;
+    case O_CCONC: o->connect_concurrency = (uint32_t)num(a, 1, 1000000, n); break;
+    case O_CTMO: o->connect_timeout_s = num(a, 0.1, 86400, n); break;
+    case O_HOLD: o->hold_s = num(a, -1, 1e9, n); break;
+    case O_SETTLE: o->settle_s = num(a, 0, 3600, n); break;
+    case O_PUBS: o->pubs = (uint32_t)num(a, 1, HB_MAX_PUBS, n); break;
+    case O_SUBS: o->subs = (uint32_t)num(a, 0, 1000000, n); break;
+    case O_SUBMODE:
+        if (strcmp(a, "topics") && strcmp(a, "wildcard")) die_usage("bad --sub-mode %s", a);
+        o->sub_mode = a[0] == 'w' ? HB_SUB_WILDCARD : HB_SUB_TOPICS;
+        break;
+    case O_QOS: o->qos = (uint8_t)num(a, 0, 2, n); break;
+    case O_PAYLOAD: o->payload = (uint32_t)num(a, HB_PAYLOAD_HDR, 16 << 20, n); break;
+    case O_WINDOW: o->window = (uint32_t)num(a, 1, 65535, n); break;
+    case O_RATE: o->rate = num(a, 0, 1e9, n); break;
+    case O_DURATION: o->duration_s = num(a, 0.001, 1e6, n); break;
+    case O_COUNT: o->count = (uint64_t)num(a, 0, 1e12, n); break;
+    case O_BACKLOG: o->max_backlog = (uint32_t)num(a, 0, 1e9, n); break;
+    case O_DRAIN: o->drain_s = num(a, 0, 3600, n); break;
+    case O_DRAIN_IDLE: o->drain_idle_s = num(a, 0.01, 3600, n); break;
+    case O_PID: o->broker_pid = (int)num(a, 1, 1 << 30, n); break;
+    case O_JSON: o->json = true; break;
+    case O_LABEL: o->label = a; break;
+    default: fputs(usage, c == O_HELP ? stdout : stderr); exit(c == O_HELP ? 0 : 2);
+    }
+}
+
+static void parse(hb_opts_t *o, int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        exit(argc < 2 ? 2 : 0);
+    }
+    hb_mode_t mode;
+    if (!strcmp(argv[1], "idle"))
+        mode = HB_MODE_IDLE;
+    else if (!strcmp(argv[1], "pubsub"))
+        mode = HB_MODE_PUBSUB;
+    else if (!strcmp(argv[1], "fanout"))
+        mode = HB_MODE_FANOUT;
+    else
+        die_usage("unknown mode %s", argv[1]);
+    defaults(o, mode);
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) set_opt(o, c, optarg);
+    if (optind < argc) die_usage("unexpected argument %s", argv[optind]);
+    if (mode == HB_MODE_FANOUT) o->pubs = 1;
+    if (mode == HB_MODE_IDLE) o->pubs = o->subs = 0;
+    snprintf(o->prefix, sizeof(o->prefix), "hmqb/%u", (unsigned)getpid());
+    o->token = (uint32_t)getpid() * 2654435761u ^ (uint32_t)hb_now_ns();
+}
+
+/* Sleep up to `seconds`; true if SIGINT/SIGTERM arrived. */
+static bool nap(double seconds)
+{
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    int sig = sigtimedwait(&g_sigs, NULL, &ts);
+    if (sig > 0) {
+        if (!g_signal) g_signal = sig;
+        return true;
+    }
+    return false;
+}
+
+static double cpu_self(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Connection g: subscribers first, then publishers; spread round-robin over the threads. */
+static int setup(hb_run_t *run, uint32_t total)
+{
+    const hb_opts_t *o = run->opts;
+    uint32_t T = o->threads;
+    run->nthreads = T;
+    run->threads = calloc(T, sizeof(hb_thread_t));
+    run->pubs = calloc(o->pubs ? o->pubs : 1, sizeof(hb_pub_t *));
+    if (!run->threads || !run->pubs) return -1;
+    for (uint32_t t = 0; t < T; t++) {
+        hb_thread_t *th = &run->threads[t];
+        th->index = t;
+        th->run = run;
+        th->nconns = total / T + (t < total % T ? 1 : 0);
+        th->conns = calloc(th->nconns ? th->nconns : 1, sizeof(hb_conn_t));
+        th->pubs = calloc(o->pubs ? o->pubs : 1, sizeof(hb_pub_t *));
+        th->pub_floor = calloc(o->pubs ? o->pubs : 1, sizeof(*th->pub_floor));
+        th->handshake_limit = o->connect_concurrency / T ? o->connect_concurrency / T : 1;
+        hb_hist_init(&th->stats.lat);
+        if (!th->conns || !th->pubs || !th->pub_floor) return -1;
+    }
+    for (uint32_t g = 0; g < total; g++) {
+        hb_thread_t *th = &run->threads[g % T];
+        hb_role_t role = o->mode == HB_MODE_IDLE ? HB_ROLE_IDLE
+                         : g < o->subs           ? HB_ROLE_SUB
+                                                 : HB_ROLE_PUB;
+        hb_conn_t *c = &th->conns[g / T];
+        hb_conn_init(c, th, g, role);
+        if (hb_load_conn_setup(c, o, role == HB_ROLE_PUB ? g - o->subs : g) < 0) return -1;
+    }
+    for (uint32_t t = 0; t < T; t++) { /* a thread without subscribers never limits a backlog */
+        hb_thread_t *th = &run->threads[t];
+        bool subs = false;
+        for (uint32_t k = 0; k < th->nconns && !subs; k++) subs = th->conns[k].sub != NULL;
+        for (uint32_t i = 0; i < o->pubs; i++) atomic_init(&th->pub_floor[i], subs ? 0 : UINT64_MAX);
+    }
+    return 0;
+}
+
+static void set_phase(hb_run_t *run, int phase)
+{
+    atomic_store(&run->phase, phase);
+    for (uint32_t t = 0; t < run->nthreads; t++) hb_thread_wake(&run->threads[t]);
+}
+
+static void stop(hb_run_t *run)
+{
+    set_phase(run, HB_PH_STOP);
+    for (uint32_t t = 0; t < run->nthreads; t++) hb_thread_join(&run->threads[t]);
+}
+
+/* Wait until every connection is ready or has failed. */
+static void wait_connected(hb_run_t *run, uint32_t total, hb_result_t *r)
+{
+    uint64_t t0 = hb_now_ns();
+    uint64_t deadline = t0 + (uint64_t)(run->opts->connect_timeout_s * 1e9);
+    while (atomic_load(&run->ready) + atomic_load(&run->failed) < total && !g_signal &&
+           hb_now_ns() < deadline)
+        nap(0.01);
+    r->connections = total;
+    r->connected = atomic_load(&run->ready);
+    r->failed = total - r->connected;
+    uint64_t last = atomic_load(&run->t_last_connected_ns);
+    r->connect_s = last > t0 ? (double)(last - t0) / 1e9 : 0;
+}
+
+static uint64_t delivered_now(const hb_run_t *run)
+{
+    uint64_t n = 0;
+    for (uint32_t t = 0; t < run->nthreads; t++)
+        n += atomic_load_explicit(&run->threads[t].stats.delivered, memory_order_acquire);
+    return n;
+}
+
+static uint64_t expected_now(const hb_run_t *run)
+{
+    uint64_t sent = 0;
+    for (uint32_t i = 0; i < run->opts->pubs; i++)
+        sent += atomic_load_explicit(&run->pubs[i]->sent, memory_order_relaxed);
+    return sent * run->opts->subs;
+}
+
+/* After publishing: wait until everything expected arrived, nothing arrived for drain_idle, or
+ * drain seconds passed. */
+static void drain(const hb_run_t *run)
+{
+    const hb_opts_t *o = run->opts;
+    uint64_t start = hb_now_ns(), progress = start, last = delivered_now(run);
+    for (;;) {
+        uint64_t now = hb_now_ns(), d = delivered_now(run);
+        if (d >= expected_now(run)) break;
+        if (d != last) {
+            last = d;
+            progress = now;
+        }
+        if (now - progress > (uint64_t)(o->drain_idle_s * 1e9)) break;
+        if (now - start > (uint64_t)(o->drain_s * 1e9)) break;
+        if (nap(0.01) && g_signal) break;
+    }
+}
+
+static void collect_subs(const hb_run_t *run, const hb_thread_t *th, hb_result_t *r)
+{
+    const hb_opts_t *o = run->opts;
+    for (uint32_t k = 0; k < th->nconns; k++) {
+        const hb_sub_t *s = th->conns[k].sub;
+        for (uint32_t i = 0; s && i < o->pubs; i++) {
+            const hb_track_t *tr = &s->track[i];
+            uint64_t sent = atomic_load(&run->pubs[i]->sent);
+            r->unique += tr->unique;
+            r->dups += tr->dups;
+            r->reordered += tr->reordered;
+            if (sent > tr->unique) r->lost += sent - tr->unique;
+        }
+    }
+}
+
+static void collect(const hb_run_t *run, hb_result_t *r)
+{
+    const hb_opts_t *o = run->opts;
+    uint64_t t0 = atomic_load(&run->t_start_ns), last = 0;
+    hb_hist_init(&r->lat);
+    for (uint32_t i = 0; i < o->pubs; i++) {
+        const hb_pub_t *p = run->pubs[i];
+        r->sent += atomic_load(&p->sent);
+        r->acked += p->acked;
+        r->ack_errors += p->ack_errors;
+        r->unacked += p->inflight;
+        if ((double)p->max_lag_ns / 1e6 > r->max_lag_ms) r->max_lag_ms = (double)p->max_lag_ns / 1e6;
+    }
+    for (uint32_t t = 0; t < run->nthreads; t++) {
+        const hb_thread_t *th = &run->threads[t];
+        hb_hist_merge(&r->lat, &th->stats.lat);
+        r->delivered += th->delivered_local;
+        r->foreign += th->stats.foreign;
+        r->protocol_errors += th->stats.protocol_errors;
+        if (th->last_delivery_local > last) last = th->last_delivery_local;
+        collect_subs(run, th, r);
+    }
+    r->expected = r->sent * o->subs;
+    r->run_s = last > t0 ? (double)(last - t0) / 1e9 : 0;
+    r->dropped = atomic_load(&run->dropped);
+}
+
+static void sample_broker(const hb_opts_t *o, hb_result_t *r, double *cpu, uint64_t *rss)
+{
+    if (!o->broker_pid) return;
+    if (cpu && hb_proc_cpu(o->broker_pid, cpu) < 0) return;
+    if (rss && hb_proc_rss_kb(o->broker_pid, rss) < 0) return;
+    r->have_broker = true;
+}
+
+static void report(const hb_opts_t *o, const hb_result_t *r)
+{
+    hb_report_text(o, r);
+    if (o->json) hb_report_json(o, r);
+}
+
+static int run_idle(hb_run_t *run, hb_result_t *r)
+{
+    const hb_opts_t *o = run->opts;
+    double cpu0 = cpu_self();
+    sample_broker(o, r, NULL, &r->rss_before_kb);
+    for (uint32_t t = 0; t < run->nthreads; t++)
+        if (hb_thread_start(&run->threads[t]) < 0) return -1;
+    wait_connected(run, o->connections, r);
+    if (!g_signal) nap(o->settle_s);
+    sample_broker(o, r, NULL, &r->rss_after_kb);
+    r->dropped = atomic_load(&run->dropped);
+    r->bench_cpu_s = cpu_self() - cpu0;
+    r->signalled = g_signal;
+    report(o, r);
+    if (o->hold_s < 0)
+        while (!g_signal) nap(1);
+    else if (!g_signal)
+        nap(o->hold_s);
+    stop(run);
+    return r->failed ? 1 : 0;
+}
+
+static int run_load(hb_run_t *run, hb_result_t *r)
+{
+    const hb_opts_t *o = run->opts;
+    uint32_t total = o->pubs + o->subs;
+    for (uint32_t t = 0; t < run->nthreads; t++)
+        if (hb_thread_start(&run->threads[t]) < 0) return -1;
+    wait_connected(run, total, r);
+    if (r->failed || g_signal) {
+        stop(run);
+        collect(run, r);
+        r->signalled = g_signal;
+        report(o, r);
+        return 1;
+    }
+    double cpu0 = 0, bcpu0 = cpu_self();
+    sample_broker(o, r, &cpu0, NULL);
+    uint64_t t0 = hb_now_ns();
+    atomic_store(&run->t_start_ns, t0);
+    set_phase(run, HB_PH_RUN);
+    /* Publishers stop by themselves (duration or count); QoS 1/2 ones once all is acknowledged. */
+    double limit = (o->count ? 1e9 : o->duration_s) + o->drain_s + 5;
+    while (atomic_load(&run->pubs_done) < o->pubs && hb_now_ns() - t0 < (uint64_t)(limit * 1e9)) {
+        if (nap(0.01) && atomic_load(&run->phase) == HB_PH_RUN) {
+            set_phase(run, HB_PH_STOP_PUB);
+            limit = (double)(hb_now_ns() - t0) / 1e9 + o->drain_s;
+        }
+    }
+    r->pub_s = (double)(hb_now_ns() - t0) / 1e9;
+    if (!g_signal || atomic_load(&run->phase) == HB_PH_STOP_PUB) drain(run);
+    double cpu1 = 0;
+    sample_broker(o, r, &cpu1, &r->rss_after_kb);
+    r->broker_cpu_s = cpu1 - cpu0;
+    stop(run);
+    r->bench_cpu_s = cpu_self() - bcpu0;
+    collect(run, r);
+    r->signalled = g_signal;
+    report(o, r);
+    return 0;
+}
+
+static void cleanup(hb_run_t *run)
+{
+    for (uint32_t t = 0; run->threads && t < run->nthreads; t++) hb_thread_free(&run->threads[t]);
+    free(run->threads);
+    free(run->pubs);
+}
+
+int main(int argc, char **argv)
+{
+    static hb_opts_t opts;
+    static hb_run_t run;
+    static hb_result_t res;
+    parse(&opts, argc, argv);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&g_sigs);
+    sigaddset(&g_sigs, SIGINT);
+    sigaddset(&g_sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &g_sigs, NULL); /* inherited by the threads; taken by nap() */
+
+    uint64_t nofile = 0;
+    if (hb_raise_nofile(&nofile) < 0) perror("hmq-bench: setrlimit");
+    uint32_t total = opts.mode == HB_MODE_IDLE ? opts.connections : opts.pubs + opts.subs;
+    uint64_t need = (uint64_t)total + 8 * opts.threads + 16;
+    if (nofile && need > nofile) {
+        fprintf(stderr, "hmq-bench: %u connections need about %llu descriptors, the limit is %llu\n",
+                total, (unsigned long long)need, (unsigned long long)nofile);
+        return 2;
+    }
+    if (opts.threads > total) opts.threads = total ? total : 1;
+
+    run.opts = &opts;
+    atomic_init(&run.phase, HB_PH_CONNECT);
+    if (setup(&run, total) < 0) {
+        fprintf(stderr, "hmq-bench: out of memory\n");
+        return 1;
+    }
+    int rc = opts.mode == HB_MODE_IDLE ? run_idle(&run, &res) : run_load(&run, &res);
+    if (rc < 0) fprintf(stderr, "hmq-bench: cannot start the threads\n");
+    cleanup(&run);
+    return rc < 0 ? 1 : rc;
+}

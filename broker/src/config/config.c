@@ -1,0 +1,252 @@
+/* config.c - the embedded defaults, hmq_config_load() (defaults, then the YAML file, then
+ * HOOKMQ_* environment overrides, then checks across keys) and hmq_config_free().
+ *
+ * Called by main.c at start-up and for --check-config. The passes themselves are in
+ * config_yaml.c and config_env.c; the keys and value parsing in config_keys.c.
+ */
+#include "config/config_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_FILE_SIZE (1u << 20) /* a configuration file is a few kilobytes */
+
+int hmq_config_listener_init(hmq_listener_config_t *l)
+{
+    *l = (hmq_listener_config_t){.kind = HMQ_LISTENER_TCP, .port = 1883, .max_connections = 0};
+    l->bind = strdup("127.0.0.1");
+    return l->bind ? 0 : -ENOMEM;
+}
+
+void hmq_config_defaults(hmq_config_t *cfg)
+{
+    *cfg = (hmq_config_t){
+        .workers = 0,
+        .sys_interval = 10,
+        .listener_count = 1,
+        .max_connections = 0,
+        .max_packet_size = 1048576,
+        .max_inflight = 64,
+        .max_queued = 1000,
+        .queue_policy = HMQ_QUEUE_DROP_NEWEST,
+        .max_topic_length = 1024,
+        .max_topic_levels = 32,
+        .connect_timeout_ms = 10000,
+        .max_keepalive = 0,
+        .topic_alias_maximum = 64,
+        .max_session_expiry = UINT32_MAX,
+        .max_subscriptions = 0,
+        .max_outbuf = 4194304,
+        .maximum_qos = 2,
+        .retain_available = true,
+        .wildcard_subscriptions = true,
+        .shared_subscriptions = true,
+        .subscription_identifiers = true,
+        .allow_anonymous = true,
+        .allow_zero_length_client_id = true,
+        .log_level = HMQ_LOG_INFO,
+        .log_format = HMQ_LOG_FMT_LOGFMT,
+    };
+    hmq_config_listener_init(&cfg->listeners[0]);
+    cfg->listeners[0].name = strdup("default");
+}
+
+void hmq_config_free(hmq_config_t *cfg)
+{
+    for (uint32_t i = 0; i < cfg->listener_count && i < HMQ_MAX_LISTENERS; i++) {
+        free(cfg->listeners[i].name);
+        free(cfg->listeners[i].bind);
+        cfg->listeners[i].name = cfg->listeners[i].bind = NULL;
+    }
+    cfg->listener_count = 0;
+}
+
+void hmq_config_error(hmq_config_loader_t *ld, const hmq_config_origin_t *at, const char *key,
+                      const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+
+    ld->errors++;
+    if (!ld->err || ld->errused + 1 >= ld->errlen) return;
+    char *p = ld->err + ld->errused;
+    size_t room = ld->errlen - ld->errused;
+    const char *sep = ld->errused ? "\n" : "";
+    int n;
+    if (at && at->env)
+        n = snprintf(p, room, "%senvironment %.*s: %s", sep, at->envlen, at->env, msg);
+    else if (at && at->file && key)
+        n = snprintf(p, room, "%s%s:%u: %s: %s", sep, at->file, at->line, key, msg);
+    else if (at && at->file)
+        n = snprintf(p, room, "%s%s:%u: %s", sep, at->file, at->line, msg);
+    else
+        n = snprintf(p, room, "%s%s%s%s", sep, key ? key : "", key ? ": " : "", msg);
+    ld->errused += (n < 0 || (size_t)n >= room) ? room - 1 : (size_t)n;
+}
+
+static void set_failed(hmq_config_loader_t *ld, int rc, const hmq_config_origin_t *at,
+                       const char *path, const char *msg)
+{
+    if (rc == -ENOMEM)
+        ld->oom = true;
+    else
+        hmq_config_error(ld, at, path, "%s", msg);
+}
+
+void hmq_config_set_key(hmq_config_loader_t *ld, const hmq_config_key_t *k, const char *text,
+                        const hmq_config_origin_t *at)
+{
+    char msg[256], path[64];
+    snprintf(path, sizeof path, "%s.%s", hmq_config_sections[k->section], k->name);
+    int rc = hmq_config_key_set(k, ld->cfg, text, msg, sizeof msg);
+    if (rc < 0) set_failed(ld, rc, at, path, msg);
+}
+
+void hmq_config_set_listener_key(hmq_config_loader_t *ld, unsigned i, const hmq_config_key_t *k,
+                                 const char *text, const hmq_config_origin_t *at)
+{
+    char msg[256], path[64];
+    snprintf(path, sizeof path, "listeners[%u].%s", i, k->name);
+    hmq_config_origin_t *where = &ld->listener_key_at[i][hmq_config_key_slot(k)];
+    *where = *at;
+    int rc = hmq_config_key_set(k, &ld->cfg->listeners[i], text, msg, sizeof msg);
+    if (rc < 0) {
+        where->invalid = true;
+        set_failed(ld, rc, at, path, msg);
+    }
+}
+
+/* Two listeners on one port collide when their addresses are equal or either is a wildcard. */
+static bool addresses_collide(const char *a, const char *b)
+{
+    unsigned char x[16] = {0}, y[16] = {0}, any[16] = {0};
+    int fx = inet_pton(AF_INET, a, x) == 1 ? 4 : inet_pton(AF_INET6, a, x) == 1 ? 16 : 0;
+    int fy = inet_pton(AF_INET, b, y) == 1 ? 4 : inet_pton(AF_INET6, b, y) == 1 ? 16 : 0;
+    if (!fx || !fy) return false;
+    if (memcmp(x, any, 16) == 0 || memcmp(y, any, 16) == 0) return true;
+    return fx == fy && memcmp(x, y, 16) == 0;
+}
+
+/* Checks that involve several listeners: unique names, no two on the same address. */
+static void check_listeners(hmq_config_loader_t *ld)
+{
+    const hmq_config_key_t *kname = hmq_config_key_find(HMQ_SECTION_LISTENERS, "name");
+    const hmq_config_key_t *kport = hmq_config_key_find(HMQ_SECTION_LISTENERS, "port");
+    const hmq_config_key_t *kbind = hmq_config_key_find(HMQ_SECTION_LISTENERS, "bind");
+    unsigned sn = hmq_config_key_slot(kname), sp = hmq_config_key_slot(kport);
+    unsigned sb = hmq_config_key_slot(kbind);
+    const hmq_config_t *cfg = ld->cfg;
+    char path[64];
+
+    for (unsigned i = 0; i < cfg->listener_count; i++) {
+        const hmq_listener_config_t *l = &cfg->listeners[i];
+        const hmq_config_origin_t *at = ld->listener_key_at[i];
+        for (unsigned j = 0; j < i; j++) {
+            const hmq_listener_config_t *o = &cfg->listeners[j];
+            const hmq_config_origin_t *oat = ld->listener_key_at[j];
+            if (l->name && o->name && !at[sn].invalid && !oat[sn].invalid &&
+                strcmp(l->name, o->name) == 0) {
+                snprintf(path, sizeof path, "listeners[%u].name", i);
+                hmq_config_error(ld, at[sn].line || at[sn].env ? &at[sn] : &ld->listener_at[i],
+                                 path, "listener name '%s' is already used by listeners[%u]",
+                                 l->name, j);
+            }
+            if (l->port && l->port == o->port && !at[sp].invalid && !oat[sp].invalid &&
+                !at[sb].invalid && !oat[sb].invalid && addresses_collide(l->bind, o->bind)) {
+                snprintf(path, sizeof path, "listeners[%u].port", i);
+                hmq_config_error(ld, at[sp].line || at[sp].env ? &at[sp] : &ld->listener_at[i],
+                                 path, "%s port %u collides with listener '%s' on %s port %u",
+                                 l->bind, l->port, o->name ? o->name : "?", o->bind, o->port);
+            }
+        }
+    }
+}
+
+int hmq_config_load_data(hmq_config_t *cfg, const char *name, const char *data, size_t len,
+                         char *const *envp, char *err, size_t errlen)
+{
+    hmq_config_loader_t *ld = calloc(1, sizeof *ld);
+    if (err && errlen) err[0] = 0;
+    hmq_config_defaults(cfg);
+    if (!ld || !cfg->listeners[0].name || !cfg->listeners[0].bind) {
+        free(ld);
+        hmq_config_free(cfg);
+        if (err && errlen) snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    ld->cfg = cfg;
+    ld->err = err;
+    ld->errlen = errlen;
+
+    if (data && len) hmq_config_apply_yaml(ld, name ? name : "<config>", data, len);
+    hmq_config_apply_env(ld, envp);
+    if (!ld->oom) check_listeners(ld);
+
+    int rc = ld->oom ? -ENOMEM : ld->errors ? -EINVAL : 0;
+    if (ld->oom && err && errlen) snprintf(err, errlen, "out of memory");
+    free(ld);
+    if (rc < 0) hmq_config_free(cfg);
+    return rc;
+}
+
+/* Read the whole file (a pipe or /dev/stdin works too). */
+static int read_file(const char *path, char **out, size_t *outlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    int rc = buf ? 0 : -ENOMEM;
+    while (rc == 0) {
+        if (len == cap) {
+            char *bigger = cap >= MAX_FILE_SIZE ? NULL : realloc(buf, cap * 2);
+            if (!bigger) {
+                rc = cap >= MAX_FILE_SIZE ? -EFBIG : -ENOMEM;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) rc = -errno;
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *outlen = len;
+    return 0;
+}
+
+int hmq_config_load(hmq_config_t *cfg, const char *path, char *const *envp, char *err,
+                    size_t errlen)
+{
+    if (!path) return hmq_config_load_data(cfg, NULL, NULL, 0, envp, err, errlen);
+
+    char *data = NULL;
+    size_t len = 0;
+    int rc = read_file(path, &data, &len);
+    if (rc < 0) {
+        *cfg = (hmq_config_t){0};
+        if (err && errlen)
+            snprintf(err, errlen, "%s: cannot read: %s", path,
+                     rc == -EFBIG ? "larger than 1 MiB" : strerror(-rc));
+        return rc;
+    }
+    rc = hmq_config_load_data(cfg, path, data, len, envp, err, errlen);
+    free(data);
+    return rc;
+}

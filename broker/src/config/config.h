@@ -1,0 +1,86 @@
+/* config.h - the broker's configuration: one struct, its embedded defaults, YAML loading,
+ * HOOKMQ_<SECTION>__<KEY> environment overrides and validation.
+ *
+ * Called by main.c at start-up (and on --check-config). Everything else reads the resulting
+ * hmq_config_t, which is immutable once loaded. docs/configuration.md documents every key.
+ */
+#ifndef HMQ_CONFIG_H
+#define HMQ_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HMQ_MAX_LISTENERS 32
+
+typedef enum { HMQ_LISTENER_TCP = 0 } hmq_listener_kind_t;
+
+typedef struct {
+    char *name;                /* "default" */
+    hmq_listener_kind_t kind;  /* tcp (tls, ws, wss come with the transports issue) */
+    char *bind;                /* "127.0.0.1" */
+    uint16_t port;             /* 1883; 0 = pick a free port (tests), reported in the log */
+    uint32_t max_connections;  /* 0 = unlimited (bounded by the process descriptor limit) */
+} hmq_listener_config_t;
+
+typedef enum { HMQ_LOG_TRACE, HMQ_LOG_DEBUG, HMQ_LOG_INFO, HMQ_LOG_WARN, HMQ_LOG_ERROR } hmq_log_level_t;
+typedef enum { HMQ_LOG_FMT_LOGFMT, HMQ_LOG_FMT_JSON } hmq_log_format_t;
+typedef enum { HMQ_QUEUE_DROP_NEWEST, HMQ_QUEUE_DROP_OLDEST } hmq_queue_policy_t;
+
+typedef struct {
+    /* broker: */
+    uint32_t workers;              /* 0 = number of online CPUs */
+    uint32_t sys_interval;         /* seconds between $SYS updates; 0 disables $SYS */
+
+    hmq_listener_config_t listeners[HMQ_MAX_LISTENERS];
+    uint32_t listener_count;
+
+    /* limits: */
+    uint32_t max_connections;      /* broker-wide; 0 = unlimited */
+    uint32_t max_packet_size;      /* bytes, 268435460 max; default 1 MiB */
+    uint16_t max_inflight;         /* per session, outbound QoS 1/2 window; also our Receive Maximum */
+    uint32_t max_queued;           /* per session, messages queued while offline or window full */
+    hmq_queue_policy_t queue_policy;
+    uint32_t max_topic_length;     /* bytes */
+    uint32_t max_topic_levels;
+    uint32_t connect_timeout_ms;   /* time allowed between accept and CONNECT */
+    uint16_t max_keepalive;        /* seconds; 0 = no maximum. v5 gets Server Keep Alive */
+    uint16_t topic_alias_maximum;  /* v5 Topic Alias Maximum we accept from clients */
+    uint32_t max_session_expiry;   /* seconds; cap on v5 session expiry (and v3 persistent) */
+    uint32_t max_subscriptions;    /* per session; 0 = unlimited */
+    size_t max_outbuf;             /* bytes of unsent data per connection before QoS 0 drops */
+    uint8_t maximum_qos;           /* 0..2 */
+    bool retain_available;
+    bool wildcard_subscriptions;
+    bool shared_subscriptions;
+    bool subscription_identifiers;
+    bool allow_anonymous;          /* no authentication configured: accept all */
+    bool allow_zero_length_client_id;
+
+    /* log: */
+    hmq_log_level_t log_level;
+    hmq_log_format_t log_format;
+} hmq_config_t;
+
+/* Fill cfg with the embedded defaults (serve on 127.0.0.1:1883). */
+void hmq_config_defaults(hmq_config_t *cfg);
+
+/* Load `path` (NULL = defaults only), then apply HOOKMQ_* variables from `envp` (may be NULL),
+ * then validate. On error returns a negative value and writes "file:line: message" lines into
+ * err (NUL terminated, truncated to errlen). */
+/* (cfg need not be initialised. Returns 0; -EINVAL for invalid configuration, with every
+ * error found, one per line, "environment HOOKMQ_...: message" for variables; -ENOMEM; or
+ * -errno when the file cannot be read. On error cfg holds nothing: hmq_config_free is
+ * harmless.) */
+int hmq_config_load(hmq_config_t *cfg, const char *path, char *const *envp, char *err,
+                    size_t errlen);
+
+/* The same with the YAML text in memory; `name` stands for the file in messages. For tests,
+ * fuzzing and configuration that does not come from a file. */
+int hmq_config_load_data(hmq_config_t *cfg, const char *name, const char *data, size_t len,
+                         char *const *envp, char *err, size_t errlen);
+
+/* Release the strings owned by cfg. */
+void hmq_config_free(hmq_config_t *cfg);
+
+#endif

@@ -1,0 +1,273 @@
+/* config_keys.c - the table of every configuration key (section, name, type, range, field) and
+ * the one parser that turns a value's text into a field, used alike for YAML values and
+ * HOOKMQ_* environment variables so both accept exactly the same spellings.
+ *
+ * Called by config_yaml.c, config_env.c and config.c. Adding a key: a field in config.h, a line
+ * here, its default in hmq_config_defaults(), config/hookmq.yaml and docs/configuration.md (the
+ * unit tests check the last two).
+ */
+#include "config/config_internal.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *const hmq_config_sections[HMQ_SECTION_COUNT] = {
+    [HMQ_SECTION_BROKER] = "broker", [HMQ_SECTION_LISTENERS] = "listeners",
+    [HMQ_SECTION_LIMITS] = "limits", [HMQ_SECTION_MQTT] = "mqtt",
+    [HMQ_SECTION_AUTH] = "auth",     [HMQ_SECTION_LOG] = "log",
+};
+
+static const char *const listener_types[] = {"tcp", NULL};
+static const char *const queue_policies[] = {"drop_newest", "drop_oldest", NULL};
+static const char *const log_levels[] = {"trace", "debug", "info", "warn", "error", NULL};
+static const char *const log_formats[] = {"logfmt", "json", NULL};
+
+/* A listener name appears in logs, metrics labels and hook filters: keep it a plain word. */
+static const char *check_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return "must be 1 to 64 characters long";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isalnum(c) && c != '_' && c != '-' && c != '.')
+            return "may contain only letters, digits, '_', '-' and '.'";
+    }
+    return NULL;
+}
+
+static const char *check_bind(const char *s)
+{
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1) return NULL;
+    return "must be an IPv4 or IPv6 address (0.0.0.0 or :: for all interfaces)";
+}
+
+#define FIELD(type, f) .offset = offsetof(type, f), .size = sizeof(((type *)0)->f)
+#define UINT(sec, key, f, lo, hi)                                                                  \
+    {.section = sec, .name = key, .type = HMQ_KEY_UINT, FIELD(hmq_config_t, f), .min = lo, .max = hi}
+#define BOOL(sec, key, f) {.section = sec, .name = key, .type = HMQ_KEY_BOOL, FIELD(hmq_config_t, f)}
+#define ENUM(sec, key, f, n)                                                                       \
+    {.section = sec, .name = key, .type = HMQ_KEY_ENUM, FIELD(hmq_config_t, f), .names = n}
+#define L_UINT(key, f, lo, hi)                                                                     \
+    {.section = HMQ_SECTION_LISTENERS, .name = key, .type = HMQ_KEY_UINT,                          \
+     FIELD(hmq_listener_config_t, f), .min = lo, .max = hi}
+#define L_STRING(key, f, chk)                                                                      \
+    {.section = HMQ_SECTION_LISTENERS, .name = key, .type = HMQ_KEY_STRING,                        \
+     FIELD(hmq_listener_config_t, f), .check = chk}
+
+enum { B = HMQ_SECTION_BROKER, LIM = HMQ_SECTION_LIMITS, Q = HMQ_SECTION_MQTT };
+
+const hmq_config_key_t hmq_config_keys[] = {
+    UINT(B, "workers", workers, 0, 1024),
+    UINT(B, "sys_interval", sys_interval, 0, 86400),
+
+    L_STRING("name", name, check_name),
+    {.section = HMQ_SECTION_LISTENERS, .name = "type", .type = HMQ_KEY_ENUM,
+     FIELD(hmq_listener_config_t, kind), .names = listener_types},
+    L_STRING("bind", bind, check_bind),
+    L_UINT("port", port, 0, 65535),
+    L_UINT("max_connections", max_connections, 0, UINT32_MAX),
+
+    UINT(LIM, "max_connections", max_connections, 0, UINT32_MAX),
+    UINT(LIM, "max_packet_size", max_packet_size, 16, 268435460),
+    UINT(LIM, "max_inflight", max_inflight, 1, 65535),
+    UINT(LIM, "max_queued", max_queued, 1, UINT32_MAX),
+    ENUM(LIM, "queue_policy", queue_policy, queue_policies),
+    UINT(LIM, "max_topic_length", max_topic_length, 1, 65535),
+    UINT(LIM, "max_topic_levels", max_topic_levels, 1, 65535),
+    UINT(LIM, "connect_timeout_ms", connect_timeout_ms, 0, 3600000),
+    UINT(LIM, "max_keepalive", max_keepalive, 0, 65535),
+    UINT(LIM, "topic_alias_maximum", topic_alias_maximum, 0, 65535),
+    UINT(LIM, "max_session_expiry", max_session_expiry, 0, UINT32_MAX),
+    UINT(LIM, "max_subscriptions", max_subscriptions, 0, UINT32_MAX),
+    UINT(LIM, "max_outbuf", max_outbuf, 4096, UINT32_MAX),
+
+    UINT(Q, "maximum_qos", maximum_qos, 0, 2),
+    BOOL(Q, "retain_available", retain_available),
+    BOOL(Q, "wildcard_subscriptions", wildcard_subscriptions),
+    BOOL(Q, "shared_subscriptions", shared_subscriptions),
+    BOOL(Q, "subscription_identifiers", subscription_identifiers),
+    BOOL(Q, "allow_zero_length_client_id", allow_zero_length_client_id),
+
+    BOOL(HMQ_SECTION_AUTH, "allow_anonymous", allow_anonymous),
+
+    ENUM(HMQ_SECTION_LOG, "level", log_level, log_levels),
+    ENUM(HMQ_SECTION_LOG, "format", log_format, log_formats),
+    {.name = NULL},
+};
+
+int hmq_config_section_find(const char *name)
+{
+    for (int s = 0; s < HMQ_SECTION_COUNT; s++)
+        if (strcmp(hmq_config_sections[s], name) == 0) return s;
+    return -1;
+}
+
+const hmq_config_key_t *hmq_config_key_find(int section, const char *name)
+{
+    for (const hmq_config_key_t *k = hmq_config_keys; k->name; k++)
+        if (k->section == section && strcmp(k->name, name) == 0) return k;
+    return NULL;
+}
+
+unsigned hmq_config_key_slot(const hmq_config_key_t *k)
+{
+    unsigned slot = 0;
+    for (const hmq_config_key_t *p = hmq_config_keys; p != k; p++)
+        if (p->section == k->section) slot++;
+    return slot;
+}
+
+/* Edit distance, capped: enough to catch typos such as max_pakcet_size. */
+static unsigned distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40) return 99;
+    unsigned row[41];
+    for (size_t j = 0; j <= lb; j++) row[j] = (unsigned)j;
+    for (size_t i = 1; i <= la; i++) {
+        unsigned diag = row[0];
+        row[0] = (unsigned)i;
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned up = row[j];
+            unsigned best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *hmq_config_key_suggest(int section, const char *name)
+{
+    const char *best = NULL;
+    unsigned best_d = 3; /* suggest only within two edits */
+    if (section < 0) {
+        for (int s = 0; s < HMQ_SECTION_COUNT; s++) {
+            unsigned d = distance(name, hmq_config_sections[s]);
+            if (d < best_d) best_d = d, best = hmq_config_sections[s];
+        }
+        return best;
+    }
+    for (const hmq_config_key_t *k = hmq_config_keys; k->name; k++) {
+        if (k->section != section) continue;
+        unsigned d = distance(name, k->name);
+        if (d < best_d) best_d = d, best = k->name;
+    }
+    return best;
+}
+
+const char *hmq_config_quote(const char *s, char *buf, size_t len)
+{
+    size_t o = 0, max = len - 4;
+    for (; *s && o < max; s++)
+        buf[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+    if (*s) buf[o++] = '.', buf[o++] = '.', buf[o++] = '.';
+    buf[o] = 0;
+    return buf;
+}
+
+/* Decimal digits only: no sign, no spaces, no 0x, no exponent. Saturates at UINT64_MAX. */
+static bool parse_uint(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s) return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return false;
+        unsigned d = (unsigned)(*s - '0');
+        v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static int parse_bool(const char *s)
+{
+    static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+    for (int i = 0; i < 3; i++) {
+        if (strcasecmp(s, yes[i]) == 0) return 1;
+        if (strcasecmp(s, no[i]) == 0) return 0;
+    }
+    return -1;
+}
+
+static void store_uint(void *p, size_t size, uint64_t v)
+{
+    switch (size) {
+    case 1: *(uint8_t *)p = (uint8_t)v; break;
+    case 2: *(uint16_t *)p = (uint16_t)v; break;
+    case 4: *(uint32_t *)p = (uint32_t)v; break;
+    default: *(uint64_t *)p = v; break;
+    }
+}
+
+int hmq_config_key_set(const hmq_config_key_t *k, void *base, const char *text, char *msg,
+                       size_t msglen)
+{
+    char *field = (char *)base + k->offset;
+    char q[48];
+    uint64_t v;
+    int b;
+
+    if (!*text) {
+        snprintf(msg, msglen, "has no value");
+        return -EINVAL;
+    }
+    switch (k->type) {
+    case HMQ_KEY_UINT:
+        if (!parse_uint(text, &v)) {
+            snprintf(msg, msglen, "expected an unsigned integer, got '%s'",
+                     hmq_config_quote(text, q, sizeof q));
+            return -EINVAL;
+        }
+        if (v < k->min || v > k->max) {
+            snprintf(msg, msglen, "must be between %llu and %llu", (unsigned long long)k->min,
+                     (unsigned long long)k->max);
+            return -EINVAL;
+        }
+        store_uint(field, k->size, v);
+        return 0;
+    case HMQ_KEY_BOOL:
+        if ((b = parse_bool(text)) < 0) {
+            snprintf(msg, msglen, "expected true or false, got '%s'",
+                     hmq_config_quote(text, q, sizeof q));
+            return -EINVAL;
+        }
+        *(bool *)field = b;
+        return 0;
+    case HMQ_KEY_ENUM: {
+        for (unsigned i = 0; k->names[i]; i++) {
+            if (strcasecmp(text, k->names[i]) == 0) {
+                store_uint(field, k->size, i);
+                return 0;
+            }
+        }
+        size_t n = (size_t)snprintf(msg, msglen, "expected one of");
+        for (unsigned i = 0; k->names[i] && n < msglen; i++)
+            n += (size_t)snprintf(msg + n, msglen - n, "%s %s", i ? "," : "", k->names[i]);
+        if (n < msglen)
+            snprintf(msg + n, msglen - n, ", got '%s'", hmq_config_quote(text, q, sizeof q));
+        return -EINVAL;
+    }
+    case HMQ_KEY_STRING: {
+        const char *why = k->check ? k->check(text) : NULL;
+        if (why) {
+            snprintf(msg, msglen, "%s, got '%s'", why, hmq_config_quote(text, q, sizeof q));
+            return -EINVAL;
+        }
+        char *copy = strdup(text);
+        if (!copy) return -ENOMEM;
+        free(*(char **)field);
+        *(char **)field = copy;
+        return 0;
+    }
+    }
+    return -EINVAL;
+}

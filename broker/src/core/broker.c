@@ -1,0 +1,130 @@
+/* broker.c - broker start-up and shutdown: shared state, listening sockets (one per worker and
+ * listener, SO_REUSEPORT, so the kernel spreads accepts over workers), worker threads.
+ */
+#include "core/broker.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/worker.h"
+#include "util/log.h"
+
+uint64_t hmq_broker_new_uid(hmq_broker_t *b)
+{
+    return atomic_fetch_add(&b->next_uid, 1);
+}
+
+void hmq_broker_stats(hmq_broker_t *b, hmq_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (uint32_t i = 0; i < b->nworkers; i++) {
+        hmq_stats_t *s = &b->workers[i]->stats;
+#define SUM(f) HMQ_STAT_ADD(out->f, HMQ_STAT_GET(s->f))
+        SUM(msgs_received);
+        SUM(msgs_sent);
+        SUM(bytes_received);
+        SUM(bytes_sent);
+        SUM(connects);
+        SUM(dropped_queue_full);
+        SUM(dropped_expired);
+        SUM(dropped_too_large);
+        SUM(dropped_slow);
+        SUM(dropped_offline_qos0);
+        SUM(protocol_errors);
+#undef SUM
+    }
+}
+
+/* A listening socket bound to addr:port with SO_REUSEPORT. Returns fd or -errno. */
+static int listen_socket(const char *addr, uint16_t port, uint16_t *bound)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof ss);
+    if (strchr(addr, ':')) {
+        if (uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&ss) < 0) return -EINVAL;
+        len = sizeof(struct sockaddr_in6);
+    } else {
+        if (uv_ip4_addr(addr, port, (struct sockaddr_in *)&ss) < 0) return -EINVAL;
+        len = sizeof(struct sockaddr_in);
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+        bind(fd, (struct sockaddr *)&ss, len) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    len = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    *bound = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                           : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    return fd;
+}
+
+static int open_listeners(hmq_broker_t *b)
+{
+    for (uint32_t l = 0; l < b->cfg->listener_count; l++) {
+        const hmq_listener_config_t *lc = &b->cfg->listeners[l];
+        uint16_t port = lc->port;
+        for (uint32_t i = 0; i < b->nworkers; i++) {
+            int fd = listen_socket(lc->bind, port, &port);
+            if (fd < 0) {
+                LOG_ERROR("listen_failed", "name=%s addr=%s port=%u error=\"%s\"", lc->name,
+                          lc->bind, lc->port, strerror(-fd));
+                return fd;
+            }
+            int rc = hmq_worker_listen(b->workers[i], l, fd);
+            if (rc < 0) {
+                LOG_ERROR("listen_failed", "name=%s error=\"%s\"", lc->name, uv_strerror(rc));
+                return rc;
+            }
+        }
+        b->ports[l] = port;
+        LOG_INFO("listening", "name=%s type=tcp addr=%s port=%u workers=%u", lc->name, lc->bind,
+                 port, b->nworkers);
+    }
+    return 0;
+}
+
+int hmq_broker_start(hmq_broker_t *b, const hmq_config_t *cfg)
+{
+    memset(b, 0, sizeof *b);
+    b->cfg = cfg;
+    b->nworkers = cfg->workers;
+    if (!b->nworkers) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        b->nworkers = n > 0 ? (uint32_t)n : 1;
+    }
+    atomic_init(&b->next_uid, 1);
+    b->start_ms = hmq_wall_ms();
+    b->index = hmq_topic_index_new();
+    b->retained = hmq_retained_new();
+    b->workers = calloc(b->nworkers, sizeof *b->workers);
+    if (!b->index || !b->retained || !b->workers) return -ENOMEM;
+    uv_barrier_init(&b->stop_barrier, b->nworkers);
+    for (uint32_t i = 0; i < b->nworkers; i++)
+        if (!(b->workers[i] = hmq_worker_new(b, i))) return -ENOMEM;
+    int rc = open_listeners(b);
+    if (rc < 0) return rc;
+    for (uint32_t i = 0; i < b->nworkers; i++)
+        if ((rc = hmq_worker_run(b->workers[i])) < 0) return rc;
+    return 0;
+}
+
+void hmq_broker_stop(hmq_broker_t *b)
+{
+    for (uint32_t i = 0; i < b->nworkers; i++) hmq_worker_stop(b->workers[i]);
+    for (uint32_t i = 0; i < b->nworkers; i++) hmq_worker_join_free(b->workers[i]);
+    uv_barrier_destroy(&b->stop_barrier);
+    free(b->workers);
+    hmq_topic_index_free(b->index);
+    hmq_retained_free(b->retained);
+}

@@ -1,0 +1,501 @@
+/* conn.c - connection I/O: reading and framing input, dispatching packets, buffering and writing
+ * output, closing, keepalive and connect timeout. Packet semantics live in conn_connect.c,
+ * conn_publish.c and conn_subscribe.c; session state in session.c.
+ */
+#include "core/conn.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/session.h"
+#include "util/log.h"
+
+#define CLOSE_GRACE_MS 5000  /* a closing connection that cannot flush is cut after this */
+#define IDLE_FREE_MS 5000    /* output buffers of a quiet connection are released after this */
+#define MIN_IN_CHUNK 4096
+
+static void on_close(uv_handle_t *h);
+
+hmq_conn_t *hmq_conn_new(hmq_worker_t *w, uint32_t listener)
+{
+    hmq_conn_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    if (uv_tcp_init(&w->loop, &c->tcp) < 0) {
+        free(c);
+        return NULL;
+    }
+    c->tcp.data = c;
+    c->w = w;
+    c->listener = listener;
+    c->state = HMQ_CONN_NEW;
+    c->accepted_ms = c->last_rx_ms = c->idle_since_ms = hmq_worker_now(w);
+    c->request_problem_info = true;
+    c->client_receive_max = 65535;
+    c->next = w->conns;
+    if (w->conns) w->conns->prev = c;
+    w->conns = c;
+    return c;
+}
+
+static void format_peer(hmq_conn_t *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+            port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+            port = ntohs(a->sin6_port);
+        }
+    }
+    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+}
+
+/* ---- input ---------------------------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    hmq_conn_t *c = h->data;
+    if (c->in_len == 0) {
+        /* Nothing pending: read into the worker's shared buffer (no per-connection memory). */
+        buf->base = (char *)c->w->rbuf;
+        buf->len = c->w->rbuf_cap;
+        return;
+    }
+    /* A partial packet is pending: read straight behind it. */
+    if (c->in_cap - c->in_len < MIN_IN_CHUNK) {
+        uint32_t cap = c->in_cap * 2;
+        if (cap < c->in_len + MIN_IN_CHUNK) cap = c->in_len + MIN_IN_CHUNK;
+        uint8_t *in = realloc(c->in, cap);
+        if (!in) {
+            buf->base = NULL;
+            buf->len = 0; /* libuv reports UV_ENOBUFS */
+            return;
+        }
+        c->in = in;
+        c->in_cap = cap;
+    }
+    buf->base = (char *)c->in + c->in_len;
+    buf->len = c->in_cap - c->in_len;
+}
+
+static void dispatch(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, size_t raw_len)
+{
+    if (c->state == HMQ_CONN_NEW && p->type != HMQ_CONNECT) {
+        /* [MQTT-3.1.0-1] the first packet must be CONNECT */
+        hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "first packet is not CONNECT");
+        return;
+    }
+    hmq_session_t *s = c->session;
+    switch (p->type) {
+    case HMQ_CONNECT:
+        if (c->state != HMQ_CONN_NEW) {
+            hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "second CONNECT");
+            return;
+        }
+        hmq_conn_on_connect(c, p, raw, raw_len);
+        break;
+    case HMQ_PUBLISH:
+        hmq_conn_on_publish(c, p);
+        break;
+    case HMQ_PUBACK:
+        hmq_session_on_puback(s, p->ack.packet_id);
+        break;
+    case HMQ_PUBREC:
+        if (!hmq_session_on_pubrec(s, p->ack.packet_id, p->ack.code) && p->ack.code < 0x80) {
+            hmq_packet_t r = {.type = HMQ_PUBREL};
+            r.ack.packet_id = p->ack.packet_id;
+            r.ack.code = HMQ_RC_PACKET_ID_NOT_FOUND;
+            hmq_conn_send_packet(c, &r);
+        }
+        break;
+    case HMQ_PUBREL:
+        hmq_conn_on_pubrel(c, p);
+        break;
+    case HMQ_PUBCOMP:
+        hmq_session_on_pubcomp(s, p->ack.packet_id);
+        break;
+    case HMQ_SUBSCRIBE:
+        hmq_conn_on_subscribe(c, p);
+        break;
+    case HMQ_UNSUBSCRIBE:
+        hmq_conn_on_unsubscribe(c, p);
+        break;
+    case HMQ_PINGREQ: {
+        hmq_packet_t r = {.type = HMQ_PINGRESP};
+        hmq_conn_send_packet(c, &r);
+        break;
+    }
+    case HMQ_DISCONNECT:
+        hmq_conn_on_disconnect(c, p);
+        break;
+    case HMQ_AUTH:
+        /* No enhanced authentication method was accepted on this connection. */
+        hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "AUTH without authentication method");
+        break;
+    default: /* CONNACK, SUBACK, UNSUBACK, PINGRESP are never sent by a client */
+        hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "packet type not allowed from a client");
+        break;
+    }
+}
+
+/* Process whole packets in data[0..len). Returns the number of bytes consumed. */
+static size_t process(hmq_conn_t *c, const uint8_t *data, size_t len)
+{
+    size_t off = 0;
+    while (off < len && (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED)) {
+        size_t plen = 0;
+        int rc = hmq_mqtt_frame(data + off, len - off, c->w->cfg->max_packet_size, &plen);
+        if (rc < 0) {
+            hmq_conn_protocol_error(c, rc, "framing");
+            return len;
+        }
+        if (rc == 0) break;
+        hmq_packet_t p;
+        rc = hmq_mqtt_decode(data + off, plen, c->version, &p);
+        if (rc < 0) {
+            if (c->state == HMQ_CONN_NEW && rc == HMQ_MQTT_E_VERSION) {
+                /* [MQTT-3.1.2-2] unacceptable protocol level: CONNACK 0x01 (v3 format), close */
+                static const uint8_t refuse[] = {0x20, 0x02, 0x00, HMQ_V3_REFUSED_PROTOCOL_VERSION};
+                uint8_t *o = hmq_conn_reserve(c, sizeof refuse);
+                if (o) {
+                    memcpy(o, refuse, sizeof refuse);
+                    hmq_conn_commit(c, sizeof refuse);
+                }
+                hmq_conn_close(c, 0, NULL);
+                return len;
+            }
+            hmq_conn_protocol_error(c, rc, hmq_mqtt_type_name((uint8_t)(data[off] >> 4)));
+            return len;
+        }
+        dispatch(c, &p, data + off, len - off);
+        off += plen;
+        if (c->state == HMQ_CONN_MIGRATED) return len; /* the rest travelled with the handover */
+    }
+    return off;
+}
+
+/* Pause reading while the client does not read what we send (it would only grow our buffers). */
+static void update_backpressure(hmq_conn_t *c)
+{
+    size_t limit = c->w->cfg->max_outbuf;
+    if (!c->reading_paused && hmq_conn_pending(c) > limit && c->state == HMQ_CONN_CONNECTED) {
+        c->reading_paused = true;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
+{
+    hmq_conn_t *c = stream->data;
+    if (n == 0) return;
+    if (n < 0) {
+        /* Peer closed or network error: an abnormal end, so the will is due. */
+        if (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED) hmq_conn_close(c, 0, NULL);
+        return;
+    }
+    HMQ_STAT_ADD(c->w->stats.bytes_received, (uint64_t)n);
+    c->last_rx_ms = hmq_worker_now(c->w);
+    if (c->in_len) {
+        c->in_len += (uint32_t)n;
+        size_t used = process(c, c->in, c->in_len);
+        if (c->state == HMQ_CONN_MIGRATED || used == c->in_len) {
+            free(c->in);
+            c->in = NULL;
+            c->in_len = c->in_cap = 0;
+        } else if (used) {
+            memmove(c->in, c->in + used, c->in_len - used);
+            c->in_len -= (uint32_t)used;
+        }
+    } else {
+        const uint8_t *data = (const uint8_t *)buf->base;
+        size_t used = process(c, data, (size_t)n);
+        if (used < (size_t)n && c->state != HMQ_CONN_MIGRATED) {
+            size_t rest = (size_t)n - used;
+            uint32_t cap = rest < MIN_IN_CHUNK ? MIN_IN_CHUNK : (uint32_t)rest * 2;
+            c->in = malloc(cap);
+            if (!c->in) {
+                hmq_conn_close(c, HMQ_RC_SERVER_BUSY, NULL);
+                return;
+            }
+            memcpy(c->in, data + used, rest);
+            c->in_len = (uint32_t)rest;
+            c->in_cap = cap;
+        }
+    }
+    update_backpressure(c);
+}
+
+int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len)
+{
+    uv_tcp_nodelay(&c->tcp, 1);
+    format_peer(c);
+    LOG_DEBUG("accepted", "peer=%s worker=%u", c->peer, c->w->id);
+    if (len) {
+        size_t used = process(c, data, len);
+        if (c->state != HMQ_CONN_NEW && c->state != HMQ_CONN_CONNECTED) return 0;
+        if (used < len) {
+            c->in_cap = (uint32_t)(len - used) + MIN_IN_CHUNK;
+            c->in = malloc(c->in_cap);
+            if (!c->in) {
+                hmq_conn_close(c, HMQ_RC_SERVER_BUSY, NULL);
+                return 0;
+            }
+            memcpy(c->in, data + used, len - used);
+            c->in_len = (uint32_t)(len - used);
+        }
+    }
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc < 0) hmq_conn_close(c, 0, NULL);
+    return rc;
+}
+
+/* ---- output --------------------------------------------------------------------------------- */
+
+uint8_t *hmq_conn_reserve(hmq_conn_t *c, size_t n)
+{
+    if (c->state == HMQ_CONN_MIGRATED) return NULL;
+    if ((size_t)c->out_cap - c->out_len < n) {
+        size_t cap = c->out_cap ? (size_t)c->out_cap * 2 : 1024;
+        while (cap - c->out_len < n) cap *= 2;
+        if (cap > UINT32_MAX) return NULL;
+        uint8_t *out = realloc(c->out, cap);
+        if (!out) return NULL;
+        c->out = out;
+        c->out_cap = (uint32_t)cap;
+    }
+    return c->out + c->out_len;
+}
+
+void hmq_conn_commit(hmq_conn_t *c, size_t n)
+{
+    c->out_len += (uint32_t)n;
+    hmq_worker_mark_dirty(c->w, c);
+}
+
+bool hmq_conn_send_packet(hmq_conn_t *c, const hmq_packet_t *p)
+{
+    if (c->state == HMQ_CONN_MIGRATED) return false;
+    size_t need = hmq_mqtt_encode(p, c->version ? c->version : HMQ_MQTT_V311, NULL, 0);
+    uint8_t *o = hmq_conn_reserve(c, need);
+    if (!o) return false;
+    size_t n = hmq_mqtt_encode(p, c->version ? c->version : HMQ_MQTT_V311, o, need);
+    hmq_conn_commit(c, n);
+    return true;
+}
+
+static void finish_close(hmq_conn_t *c)
+{
+    if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    hmq_conn_t *c = req->data;
+    c->writing = false;
+    if (!c->out) { /* reuse the written buffer for new output */
+        c->out = c->wbuf;
+        c->out_cap = c->wbuf_cap;
+    } else {
+        free(c->wbuf);
+    }
+    c->wbuf = NULL;
+    c->wbuf_len = c->wbuf_cap = 0;
+    if (status < 0) {
+        if (c->state != HMQ_CONN_CLOSING && c->state != HMQ_CONN_MIGRATED) hmq_conn_close(c, 0, NULL);
+        else finish_close(c);
+        return;
+    }
+    if (c->out_len) {
+        hmq_conn_flush(c);
+    } else if (c->state == HMQ_CONN_CLOSING) {
+        finish_close(c);
+        return;
+    }
+    if (c->reading_paused && hmq_conn_pending(c) <= c->w->cfg->max_outbuf / 2 &&
+        c->state == HMQ_CONN_CONNECTED) {
+        c->reading_paused = false;
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    }
+    /* The window may have room again for queued QoS 0 of a slow consumer. */
+    if (c->session && c->state == HMQ_CONN_CONNECTED) hmq_session_pump(c->session);
+}
+
+void hmq_conn_flush(hmq_conn_t *c)
+{
+    if (c->writing || uv_is_closing((uv_handle_t *)&c->tcp)) return;
+    if (c->out_len == 0) {
+        if (c->state == HMQ_CONN_CLOSING) finish_close(c);
+        return;
+    }
+    uv_buf_t b = uv_buf_init((char *)c->out, c->out_len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == UV_EAGAIN) n = 0;
+    if (n < 0) {
+        c->out_len = 0;
+        if (c->state != HMQ_CONN_CLOSING) hmq_conn_close(c, 0, NULL);
+        finish_close(c);
+        return;
+    }
+    HMQ_STAT_ADD(c->w->stats.bytes_sent, (uint64_t)n);
+    c->idle_since_ms = hmq_worker_now(c->w);
+    if ((uint32_t)n == c->out_len) {
+        c->out_len = 0;
+        if (c->state == HMQ_CONN_CLOSING) finish_close(c);
+        return;
+    }
+    /* Partial: hand the buffer to uv_write and start a fresh one for new output. */
+    uint32_t rest = c->out_len - (uint32_t)n;
+    c->wbuf = c->out;
+    c->wbuf_len = rest;
+    c->wbuf_cap = c->out_cap;
+    c->out = NULL;
+    c->out_len = c->out_cap = 0;
+    c->writing = true;
+    c->wreq.data = c;
+    HMQ_STAT_ADD(c->w->stats.bytes_sent, rest);
+    b = uv_buf_init((char *)c->wbuf + n, rest);
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
+        c->writing = false;
+        free(c->wbuf);
+        c->wbuf = NULL;
+        c->wbuf_len = c->wbuf_cap = 0;
+        finish_close(c);
+    }
+}
+
+/* ---- closing -------------------------------------------------------------------------------- */
+
+static void on_close(uv_handle_t *h)
+{
+    hmq_conn_t *c = h->data;
+    hmq_worker_t *w = c->w;
+    if (c->state != HMQ_CONN_MIGRATED) atomic_fetch_sub(&w->broker->connections, 1);
+    if (c->prev) c->prev->next = c->next;
+    else w->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (c->dirty) { /* unlink from the dirty list */
+        hmq_conn_t **pp = &w->dirty;
+        while (*pp && *pp != c) pp = &(*pp)->dirty_next;
+        if (*pp) *pp = c->dirty_next;
+    }
+    if (c->in_aliases) {
+        for (uint32_t i = 0; i < w->cfg->topic_alias_maximum; i++) free(c->in_aliases[i]);
+        free(c->in_aliases);
+    }
+    if (c->out_aliases) {
+        for (uint32_t i = 0; i < c->out_alias_count; i++) free(c->out_aliases[i].topic);
+        free(c->out_aliases);
+    }
+    free(c->in);
+    free(c->out);
+    free(c->wbuf);
+    free(c);
+}
+
+void hmq_conn_handover(hmq_conn_t *c)
+{
+    c->state = HMQ_CONN_MIGRATED;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    finish_close(c);
+}
+
+uint16_t hmq_conn_out_alias(hmq_conn_t *c, const char *topic, uint16_t len, bool *known)
+{
+    enum { MAX_OUT_ALIASES = 32 };
+    uint32_t limit = c->client_alias_max < MAX_OUT_ALIASES ? c->client_alias_max : MAX_OUT_ALIASES;
+    *known = false;
+    if (!limit) return 0;
+    uint32_t h = (uint32_t)hmq_hash_bytes(topic, len);
+    for (uint16_t i = 0; i < c->out_alias_count; i++) {
+        hmq_out_alias_t *a = &c->out_aliases[i];
+        if (a->hash == h && a->topic_len == len && memcmp(a->topic, topic, len) == 0) {
+            *known = true;
+            return a->alias;
+        }
+    }
+    if (c->out_alias_count >= limit) return 0;
+    if (!c->out_aliases && !(c->out_aliases = calloc(limit, sizeof *c->out_aliases))) return 0;
+    char *copy = malloc(len);
+    if (!copy) return 0;
+    memcpy(copy, topic, len);
+    hmq_out_alias_t *a = &c->out_aliases[c->out_alias_count++];
+    a->alias = c->out_alias_count;
+    a->topic_len = len;
+    a->hash = h;
+    a->topic = copy;
+    return a->alias;
+}
+
+void hmq_conn_close(hmq_conn_t *c, uint8_t reason, const char *reason_str)
+{
+    if (c->state == HMQ_CONN_CLOSING || c->state == HMQ_CONN_MIGRATED) return;
+    bool was_connected = c->state == HMQ_CONN_CONNECTED;
+    if (was_connected && c->version == HMQ_MQTT_V5 && reason >= 0x80) {
+        hmq_packet_t d = {.type = HMQ_DISCONNECT};
+        d.reason.code = reason;
+        if (reason_str && c->request_problem_info) {
+            d.reason.props.present = HMQ_PROP_BIT(HMQ_PROP_REASON_STRING);
+            d.reason.props.reason_string.p = (const uint8_t *)reason_str;
+            d.reason.props.reason_string.len = (uint32_t)strlen(reason_str);
+        }
+        hmq_conn_send_packet(c, &d);
+    }
+    c->state = HMQ_CONN_CLOSING;
+    c->idle_since_ms = hmq_worker_now(c->w); /* start of the close grace period */
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (was_connected) atomic_fetch_sub(&c->w->broker->clients_connected, 1);
+    if (c->session) {
+        hmq_session_t *s = c->session;
+        c->session = NULL;
+        hmq_session_detach(s, !c->will_suppressed);
+    }
+    LOG_DEBUG("closed", "peer=%s reason=0x%02x", c->peer, reason);
+    hmq_conn_flush(c);
+}
+
+void hmq_conn_protocol_error(hmq_conn_t *c, int err, const char *what)
+{
+    HMQ_STAT_ADD(c->w->stats.protocol_errors, 1);
+    LOG_DEBUG("protocol_error", "peer=%s error=\"%s\" at=%s", c->peer, hmq_mqtt_err_str(err),
+              what ? what : "-");
+    hmq_conn_close(c, hmq_mqtt_err_rc(err), hmq_mqtt_err_str(err));
+}
+
+void hmq_conn_sweep(hmq_conn_t *c, uint64_t now)
+{
+    const hmq_config_t *cfg = c->w->cfg;
+    switch (c->state) {
+    case HMQ_CONN_NEW:
+        if (cfg->connect_timeout_ms && now - c->accepted_ms > cfg->connect_timeout_ms) {
+            LOG_DEBUG("connect_timeout", "peer=%s", c->peer);
+            hmq_conn_close(c, 0, NULL);
+        }
+        break;
+    case HMQ_CONN_CONNECTED:
+        /* [MQTT-3.1.2-24] 1.5 times the keep alive without a packet: disconnect */
+        if (c->keepalive && now - c->last_rx_ms > (uint64_t)c->keepalive * 1500) {
+            LOG_DEBUG("keepalive_timeout", "peer=%s keepalive=%u", c->peer, c->keepalive);
+            hmq_conn_close(c, HMQ_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
+            break;
+        }
+        if (c->out && !c->out_len && !c->writing && now - c->idle_since_ms > IDLE_FREE_MS) {
+            free(c->out);
+            c->out = NULL;
+            c->out_cap = 0;
+        }
+        break;
+    case HMQ_CONN_CLOSING:
+        if (now - c->idle_since_ms > CLOSE_GRACE_MS) finish_close(c);
+        break;
+    default:
+        break;
+    }
+}

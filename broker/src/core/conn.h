@@ -1,0 +1,110 @@
+/* conn.h - one client connection: socket, input framing, packet dispatch, output buffering,
+ * keepalive, and the per-connection MQTT state (protocol version, negotiated limits, aliases).
+ *
+ * Owned by exactly one worker. Reads go through the worker's shared read buffer; only a partial
+ * packet is kept per connection, so an idle connection holds no buffers. Output is appended to a
+ * per-connection buffer and written once per loop turn (one write per socket per turn).
+ */
+#ifndef HMQ_CONN_H
+#define HMQ_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/worker.h"
+#include "mqtt/mqtt.h"
+
+typedef enum {
+    HMQ_CONN_NEW,        /* waiting for CONNECT */
+    HMQ_CONN_CONNECTED,  /* CONNACK sent */
+    HMQ_CONN_CLOSING,    /* no more input processed; output flushed then closed */
+    HMQ_CONN_MIGRATED,   /* handed to another worker; handle closing */
+} hmq_conn_state_t;
+
+typedef struct {
+    uint16_t alias;
+    uint16_t topic_len;
+    uint32_t hash;
+    char *topic;
+} hmq_out_alias_t;
+
+struct hmq_conn {
+    uv_tcp_t tcp;
+    hmq_worker_t *w;
+    hmq_session_t *session;
+    hmq_conn_t *prev, *next;  /* worker's connection list */
+    hmq_conn_t *dirty_next;
+    uint8_t state;
+    uint8_t version;          /* 3, 4, 5 after CONNECT */
+    bool dirty;
+    bool writing;             /* a uv_write is in flight */
+    bool reading_paused;      /* backpressure: output buffer over limit */
+    bool request_problem_info;
+    bool will_suppressed;     /* normal DISCONNECT received */
+    uint8_t close_reason;     /* v5 reason if we are closing with DISCONNECT */
+    uint16_t keepalive;       /* seconds, as negotiated */
+    uint16_t client_receive_max;
+    uint16_t client_alias_max;
+    uint16_t out_alias_count;
+    uint32_t listener;
+    uint32_t client_max_packet; /* 0 = protocol maximum */
+    uint64_t last_rx_ms;
+    uint64_t accepted_ms;
+    uint64_t idle_since_ms;   /* last time output was written; buffers freed after a while */
+    /* input: only a partial packet is kept here */
+    uint8_t *in;
+    uint32_t in_len, in_cap;
+    /* output */
+    uint8_t *out;
+    uint32_t out_len, out_cap;
+    uint8_t *wbuf;            /* buffer being written by uv_write */
+    uint32_t wbuf_len, wbuf_cap;
+    uv_write_t wreq;
+    /* v5 topic aliases */
+    char **in_aliases;        /* [alias-1] -> topic, lazily allocated (our topic_alias_maximum) */
+    hmq_out_alias_t *out_aliases;
+    char peer[48];            /* "ip:port" for logs */
+};
+
+/* Create a connection for an accepted/migrated socket on w. */
+hmq_conn_t *hmq_conn_new(hmq_worker_t *w, uint32_t listener);
+/* Start reading; `data` (may be NULL) is input already received (after migration). */
+int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len);
+
+/* Output. All return false when the connection cannot take more (closing). */
+uint8_t *hmq_conn_reserve(hmq_conn_t *c, size_t n); /* space for n bytes, commit with _commit */
+void hmq_conn_commit(hmq_conn_t *c, size_t n);
+bool hmq_conn_send_packet(hmq_conn_t *c, const hmq_packet_t *p);
+/* Write what is buffered (called by the worker at the end of a loop turn). */
+void hmq_conn_flush(hmq_conn_t *c);
+
+/* The connection moved to another worker (conn_connect.c): release this side's handle. */
+void hmq_conn_handover(hmq_conn_t *c);
+/* v5 outbound topic alias for topic (0 = none). *known: the client already has it. */
+uint16_t hmq_conn_out_alias(hmq_conn_t *c, const char *topic, uint16_t len, bool *known);
+
+/* Close after flushing output. v5: if reason >= 0x80 (or 0x8E/0x8B...), send DISCONNECT first
+ * (reason_str optional; sent only if the client did not set Request Problem Information 0). */
+void hmq_conn_close(hmq_conn_t *c, uint8_t reason, const char *reason_str);
+/* Close because of bad input: v5 DISCONNECT with the reason for err, v3 just close. */
+void hmq_conn_protocol_error(hmq_conn_t *c, int err, const char *what);
+
+/* Packet handlers (conn_connect.c, conn_publish.c, conn_subscribe.c). */
+void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, size_t raw_len);
+void hmq_conn_on_publish(hmq_conn_t *c, hmq_packet_t *p);
+void hmq_conn_on_pubrel(hmq_conn_t *c, hmq_packet_t *p);
+void hmq_conn_on_subscribe(hmq_conn_t *c, hmq_packet_t *p);
+void hmq_conn_on_unsubscribe(hmq_conn_t *c, hmq_packet_t *p);
+void hmq_conn_on_disconnect(hmq_conn_t *c, hmq_packet_t *p);
+
+/* Periodic check from the worker's sweep timer: keepalive and connect timeout. */
+void hmq_conn_sweep(hmq_conn_t *c, uint64_t now);
+
+/* Bytes buffered for output and not yet taken by the kernel. */
+static inline uint32_t hmq_conn_pending(const hmq_conn_t *c)
+{
+    return c->out_len + c->wbuf_len;
+}
+
+#endif
