@@ -81,9 +81,12 @@ void hmq_config_error(hmq_config_loader_t *ld, const hmq_config_origin_t *at, co
     size_t room = ld->errlen - ld->errused;
     const char *sep = ld->errused ? "\n" : "";
     int n;
-    if (at && at->env)
-        n = snprintf(p, room, "%senvironment %.*s: %s", sep, at->envlen, at->env, msg);
-    else if (at && at->file && key)
+    if (at && at->env) {
+        char name[96], shown[96];
+        snprintf(name, sizeof name, "%.*s", at->envlen, at->env);
+        n = snprintf(p, room, "%senvironment %s: %s", sep,
+                     hmq_config_quote(name, shown, sizeof shown), msg);
+    } else if (at && at->file && key)
         n = snprintf(p, room, "%s%s:%u: %s: %s", sep, at->file, at->line, key, msg);
     else if (at && at->file)
         n = snprintf(p, room, "%s%s:%u: %s", sep, at->file, at->line, msg);
@@ -135,7 +138,8 @@ static bool addresses_collide(const char *a, const char *b)
     return fx == fy && memcmp(x, y, 16) == 0;
 }
 
-/* Checks that involve several listeners: unique names, no two on the same address. */
+/* Checks on the final listener list: every one has a name (a listener from the file may get it
+ * from the environment), names are unique, no two listen on the same address and port. */
 static void check_listeners(hmq_config_loader_t *ld)
 {
     const hmq_config_key_t *kname = hmq_config_key_find(HMQ_SECTION_LISTENERS, "name");
@@ -149,6 +153,8 @@ static void check_listeners(hmq_config_loader_t *ld)
     for (unsigned i = 0; i < cfg->listener_count; i++) {
         const hmq_listener_config_t *l = &cfg->listeners[i];
         const hmq_config_origin_t *at = ld->listener_key_at[i];
+        if (!l->name && !at[sn].line && !at[sn].env)
+            hmq_config_error(ld, &ld->listener_at[i], NULL, "listeners[%u]: name is required", i);
         for (unsigned j = 0; j < i; j++) {
             const hmq_listener_config_t *o = &cfg->listeners[j];
             const hmq_config_origin_t *oat = ld->listener_key_at[j];

@@ -62,16 +62,17 @@ typedef struct {
     hmq_log_format_t log_format;
 } hmq_config_t;
 
-/* Fill cfg with the embedded defaults (serve on 127.0.0.1:1883). */
+/* Fill cfg with the embedded defaults (serve on 127.0.0.1:1883). The listener strings are
+ * allocated: release them with hmq_config_free. */
 void hmq_config_defaults(hmq_config_t *cfg);
 
 /* Load `path` (NULL = defaults only), then apply HOOKMQ_* variables from `envp` (may be NULL),
  * then validate. On error returns a negative value and writes "file:line: message" lines into
- * err (NUL terminated, truncated to errlen). */
-/* (cfg need not be initialised. Returns 0; -EINVAL for invalid configuration, with every
- * error found, one per line, "environment HOOKMQ_...: message" for variables; -ENOMEM; or
- * -errno when the file cannot be read. On error cfg holds nothing: hmq_config_free is
- * harmless.) */
+ * err (NUL terminated, truncated to errlen).
+ *
+ * cfg need not be initialised. Errors: -EINVAL (every problem found, one per line; variables as
+ * "environment HOOKMQ_X__Y: message"), -ENOMEM, or -errno when the file cannot be read. On error
+ * cfg holds nothing to free (hmq_config_free is harmless); on success the caller frees it. */
 int hmq_config_load(hmq_config_t *cfg, const char *path, char *const *envp, char *err,
                     size_t errlen);
 

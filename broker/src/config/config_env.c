@@ -25,7 +25,8 @@ static bool lower_part(const char *s, const char *end, char *out, size_t cap)
 {
     size_t n = (size_t)(end - s);
     if (n == 0 || n >= cap) return false;
-    for (size_t i = 0; i < n; i++) out[i] = (char)tolower((unsigned char)s[i]);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
     out[n] = 0;
     return true;
 }
@@ -49,13 +50,14 @@ static void unknown_variable(hmq_config_loader_t *ld, const hmq_config_origin_t 
                          "<SECTION>__<KEY> or " PREFIX "LISTENERS__<INDEX>__<KEY>)");
 }
 
-static void apply_listener(hmq_config_loader_t *ld, const hmq_config_origin_t *at,
-                           const char *rest, const char *end, const char *value)
+static void apply_listener(hmq_config_loader_t *ld, const hmq_config_origin_t *at, const char *rest,
+                           const char *end, const char *value)
 {
     const char *sep = strstr(rest, "__");
     char index[8], key[64];
     if (!sep || sep >= end || !lower_part(rest, sep, index, sizeof index) ||
-        !lower_part(sep + 2, end, key, sizeof key) || strspn(index, "0123456789") != strlen(index)) {
+        !lower_part(sep + 2, end, key, sizeof key) ||
+        strspn(index, "0123456789") != strlen(index)) {
         unknown_variable(ld, at, HMQ_SECTION_LISTENERS, NULL);
         return;
     }
@@ -101,5 +103,6 @@ static void apply_one(hmq_config_loader_t *ld, const char *var)
 
 void hmq_config_apply_env(hmq_config_loader_t *ld, char *const *envp)
 {
-    for (; envp && *envp; envp++) apply_one(ld, *envp);
+    for (; envp && *envp; envp++)
+        apply_one(ld, *envp);
 }

@@ -28,12 +28,12 @@ typedef enum { HMQ_KEY_UINT, HMQ_KEY_BOOL, HMQ_KEY_ENUM, HMQ_KEY_STRING } hmq_ke
 /* One configuration key. Keys of the listeners section are fields of hmq_listener_config_t,
  * all others fields of hmq_config_t. */
 typedef struct {
-    int section;       /* HMQ_SECTION_* */
-    const char *name;  /* "max_packet_size" */
+    int section;      /* HMQ_SECTION_* */
+    const char *name; /* "max_packet_size" */
     hmq_key_type_t type;
-    size_t offset;     /* of the field in hmq_config_t or hmq_listener_config_t */
-    size_t size;       /* of the field */
-    uint64_t min, max; /* UINT: accepted range */
+    size_t offset;                       /* of the field in hmq_config_t or hmq_listener_config_t */
+    size_t size;                         /* of the field */
+    uint64_t min, max;                   /* UINT: accepted range */
     const char *const *names;            /* ENUM: NULL-terminated; the index is the value */
     const char *(*check)(const char *s); /* STRING: NULL if valid, else what is wrong */
 } hmq_config_key_t;
@@ -93,8 +93,7 @@ void hmq_config_set_key(hmq_config_loader_t *ld, const hmq_config_key_t *k, cons
 int hmq_config_listener_init(hmq_listener_config_t *l);
 
 /* The passes, in order. */
-void hmq_config_apply_yaml(hmq_config_loader_t *ld, const char *file, const char *data,
-                           size_t len);
+void hmq_config_apply_yaml(hmq_config_loader_t *ld, const char *file, const char *data, size_t len);
 void hmq_config_apply_env(hmq_config_loader_t *ld, char *const *envp);
 
 #endif

@@ -49,16 +49,34 @@ static const char *check_bind(const char *s)
 
 #define FIELD(type, f) .offset = offsetof(type, f), .size = sizeof(((type *)0)->f)
 #define UINT(sec, key, f, lo, hi)                                                                  \
-    {.section = sec, .name = key, .type = HMQ_KEY_UINT, FIELD(hmq_config_t, f), .min = lo, .max = hi}
-#define BOOL(sec, key, f) {.section = sec, .name = key, .type = HMQ_KEY_BOOL, FIELD(hmq_config_t, f)}
+    {                                                                                              \
+        .section = (sec), .name = (key), .type = HMQ_KEY_UINT, FIELD(hmq_config_t, f),             \
+        .min = (lo), .max = (hi)                                                                   \
+    }
+#define BOOL(sec, key, f)                                                                          \
+    {                                                                                              \
+        .section = (sec), .name = (key), .type = HMQ_KEY_BOOL, FIELD(hmq_config_t, f)              \
+    }
 #define ENUM(sec, key, f, n)                                                                       \
-    {.section = sec, .name = key, .type = HMQ_KEY_ENUM, FIELD(hmq_config_t, f), .names = n}
+    {                                                                                              \
+        .section = (sec), .name = (key), .type = HMQ_KEY_ENUM, FIELD(hmq_config_t, f),             \
+        .names = (n)                                                                               \
+    }
 #define L_UINT(key, f, lo, hi)                                                                     \
-    {.section = HMQ_SECTION_LISTENERS, .name = key, .type = HMQ_KEY_UINT,                          \
-     FIELD(hmq_listener_config_t, f), .min = lo, .max = hi}
+    {                                                                                              \
+        .section = HMQ_SECTION_LISTENERS, .name = (key), .type = HMQ_KEY_UINT,                     \
+        FIELD(hmq_listener_config_t, f), .min = (lo), .max = (hi)                                  \
+    }
+#define L_ENUM(key, f, n)                                                                          \
+    {                                                                                              \
+        .section = HMQ_SECTION_LISTENERS, .name = (key), .type = HMQ_KEY_ENUM,                     \
+        FIELD(hmq_listener_config_t, f), .names = (n)                                              \
+    }
 #define L_STRING(key, f, chk)                                                                      \
-    {.section = HMQ_SECTION_LISTENERS, .name = key, .type = HMQ_KEY_STRING,                        \
-     FIELD(hmq_listener_config_t, f), .check = chk}
+    {                                                                                              \
+        .section = HMQ_SECTION_LISTENERS, .name = (key), .type = HMQ_KEY_STRING,                   \
+        FIELD(hmq_listener_config_t, f), .check = (chk)                                            \
+    }
 
 enum { B = HMQ_SECTION_BROKER, LIM = HMQ_SECTION_LIMITS, Q = HMQ_SECTION_MQTT };
 
@@ -67,8 +85,7 @@ const hmq_config_key_t hmq_config_keys[] = {
     UINT(B, "sys_interval", sys_interval, 0, 86400),
 
     L_STRING("name", name, check_name),
-    {.section = HMQ_SECTION_LISTENERS, .name = "type", .type = HMQ_KEY_ENUM,
-     FIELD(hmq_listener_config_t, kind), .names = listener_types},
+    L_ENUM("type", kind, listener_types),
     L_STRING("bind", bind, check_bind),
     L_UINT("port", port, 0, 65535),
     L_UINT("max_connections", max_connections, 0, UINT32_MAX),
@@ -129,7 +146,8 @@ static unsigned distance(const char *a, const char *b)
     size_t la = strlen(a), lb = strlen(b);
     if (la > 40 || lb > 40) return 99;
     unsigned row[41];
-    for (size_t j = 0; j <= lb; j++) row[j] = (unsigned)j;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (unsigned)j;
     for (size_t i = 1; i <= la; i++) {
         unsigned diag = row[0];
         row[0] = (unsigned)i;
@@ -168,7 +186,7 @@ const char *hmq_config_quote(const char *s, char *buf, size_t len)
 {
     size_t o = 0, max = len - 4;
     for (; *s && o < max; s++)
-        buf[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+        buf[o++] = (char)((*s >= 0x20 && *s < 0x7f) ? *s : '?');
     if (*s) buf[o++] = '.', buf[o++] = '.', buf[o++] = '.';
     buf[o] = 0;
     return buf;
@@ -201,10 +219,18 @@ static int parse_bool(const char *s)
 static void store_uint(void *p, size_t size, uint64_t v)
 {
     switch (size) {
-    case 1: *(uint8_t *)p = (uint8_t)v; break;
-    case 2: *(uint16_t *)p = (uint16_t)v; break;
-    case 4: *(uint32_t *)p = (uint32_t)v; break;
-    default: *(uint64_t *)p = v; break;
+    case 1:
+        *(uint8_t *)p = (uint8_t)v;
+        break;
+    case 2:
+        *(uint16_t *)p = (uint16_t)v;
+        break;
+    case 4:
+        *(uint32_t *)p = (uint32_t)v;
+        break;
+    default:
+        *(uint64_t *)p = v;
+        break;
     }
 }
 

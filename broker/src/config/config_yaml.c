@@ -36,18 +36,19 @@ typedef struct {
     unsigned depth, key_line, line;
     unsigned count; /* entries of a mapping or list */
     unsigned char kind;
-    bool key_ok; /* a scalar key without NUL bytes, at most KEY_MAX bytes */
+    bool key_ok;      /* a scalar key without NUL bytes, at most KEY_MAX bytes */
+    bool key_complex; /* the key is a mapping, a list or an alias */
     bool duplicate, null, nul_byte;
     char key[KEY_MAX + 1];
     /* Set by the check: */
     bool valid;
-    int section;                /* depth 1 */
-    const hmq_config_key_t *k;  /* leaves */
+    int section;               /* depth 1 */
+    const hmq_config_key_t *k; /* leaves */
 } node_t;
 
 typedef struct {
     int node; /* the container's node, -1 when not recorded */
-    bool mapping, want_key, key_ok;
+    bool mapping, want_key, key_ok, key_complex;
     unsigned depth; /* of the entries */
     unsigned key_line, count;
     char key[KEY_MAX + 1];
@@ -58,6 +59,7 @@ typedef struct {
     unsigned n;
     frame_t stack[MAX_DEPTH];
     unsigned top;
+    unsigned unknown;    /* unknown keys reported by the check */
     unsigned fatal_line; /* 0: none */
     char fatal[256];
     bool oom;
@@ -73,8 +75,8 @@ static bool fatal(yindex_t *ix, unsigned line, const char *msg)
 static bool push(yindex_t *ix, int node, bool mapping, unsigned depth, unsigned line)
 {
     if (ix->top == MAX_DEPTH) return fatal(ix, line, "nested too deeply");
-    ix->stack[ix->top++] = (frame_t){.node = node, .mapping = mapping, .want_key = mapping,
-                                     .depth = depth};
+    ix->stack[ix->top++] =
+        (frame_t){.node = node, .mapping = mapping, .want_key = mapping, .depth = depth};
     return true;
 }
 
@@ -89,17 +91,22 @@ static bool is_null(const yaml_event_t *ev)
 {
     const char *v = (const char *)ev->data.scalar.value;
     if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return false;
-    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
-           !strcmp(v, "NULL");
+    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
 }
 
 static void record(yindex_t *ix, frame_t *f, node_t *nd, const yaml_event_t *ev, unsigned line)
 {
-    *nd = (node_t){.parent = f->node, .index = -1, .depth = f->depth, .line = line,
-                   .key_line = line, .key_ok = true, .section = -1};
+    *nd = (node_t){.parent = f->node,
+                   .index = -1,
+                   .depth = f->depth,
+                   .line = line,
+                   .key_line = line,
+                   .key_ok = true,
+                   .section = -1};
     if (f->mapping) {
         nd->key_line = f->key_line;
         nd->key_ok = f->key_ok;
+        nd->key_complex = f->key_complex;
         memcpy(nd->key, f->key, sizeof nd->key);
         for (unsigned j = 0; j < ix->n - 1 && nd->key_ok; j++) {
             const node_t *o = &ix->nodes[j];
@@ -115,23 +122,31 @@ static void record(yindex_t *ix, frame_t *f, node_t *nd, const yaml_event_t *ev,
         nd->null = is_null(ev);
         nd->nul_byte = memchr(ev->data.scalar.value, 0, ev->data.scalar.length) != NULL;
         break;
-    case YAML_MAPPING_START_EVENT: nd->kind = N_MAPPING; break;
-    case YAML_SEQUENCE_START_EVENT: nd->kind = N_SEQUENCE; break;
-    default: nd->kind = N_ALIAS; break;
+    case YAML_MAPPING_START_EVENT:
+        nd->kind = N_MAPPING;
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+        nd->kind = N_SEQUENCE;
+        break;
+    default:
+        nd->kind = N_ALIAS;
+        break;
     }
 }
 
 /* A scalar, alias, mapping or list starts. */
 static bool on_node(yindex_t *ix, const yaml_event_t *ev)
 {
-    frame_t *f = &ix->stack[ix->top - 1];
     unsigned line = (unsigned)ev->start_mark.line + 1;
+    if (ix->top == 0) return fatal(ix, line, "YAML syntax error: content outside a document");
+    frame_t *f = &ix->stack[ix->top - 1];
     bool opens = ev->type == YAML_MAPPING_START_EVENT || ev->type == YAML_SEQUENCE_START_EVENT;
 
     if (f->mapping && f->want_key) {
         f->want_key = false;
         f->key_line = line;
         f->key_ok = false;
+        f->key_complex = ev->type != YAML_SCALAR_EVENT;
         f->key[0] = 0;
         if (ev->type == YAML_SCALAR_EVENT) {
             size_t n = ev->data.scalar.length;
@@ -158,7 +173,8 @@ static bool on_node(yindex_t *ix, const yaml_event_t *ev)
 static unsigned line_of_offset(const char *data, size_t len, size_t off)
 {
     unsigned line = 1;
-    for (size_t i = 0; i < off && i < len; i++) line += data[i] == '\n';
+    for (size_t i = 0; i < off && i < len; i++)
+        line += data[i] == '\n';
     return line;
 }
 
@@ -197,7 +213,9 @@ static void index_build(yindex_t *ix, const char *data, size_t len)
         }
         unsigned line = (unsigned)ev.start_mark.line + 1;
         switch (ev.type) {
-        case YAML_STREAM_END_EVENT: go = false; break;
+        case YAML_STREAM_END_EVENT:
+            go = false;
+            break;
         case YAML_DOCUMENT_START_EVENT:
             go = ++docs == 1 ? push(ix, -1, false, 0, line)
                              : fatal(ix, line, "only one YAML document is allowed");
@@ -205,11 +223,16 @@ static void index_build(yindex_t *ix, const char *data, size_t len)
         case YAML_SCALAR_EVENT:
         case YAML_ALIAS_EVENT:
         case YAML_MAPPING_START_EVENT:
-        case YAML_SEQUENCE_START_EVENT: go = on_node(ix, &ev); break;
+        case YAML_SEQUENCE_START_EVENT:
+            go = on_node(ix, &ev);
+            break;
         case YAML_DOCUMENT_END_EVENT:
         case YAML_MAPPING_END_EVENT:
-        case YAML_SEQUENCE_END_EVENT: pop(ix); break;
-        default: break;
+        case YAML_SEQUENCE_END_EVENT:
+            pop(ix);
+            break;
+        default:
+            break;
         }
         yaml_event_delete(&ev);
     }
@@ -222,7 +245,7 @@ static const char *path_of(const yindex_t *ix, const node_t *nd, char *buf, size
 {
     char q[48];
     const node_t *parent = nd->parent >= 0 ? &ix->nodes[nd->parent] : NULL;
-    const char *key = nd->key_ok ? nd->key : hmq_config_quote(nd->key, q, sizeof q);
+    const char *key = hmq_config_quote(nd->key, q, sizeof q);
     if (!parent || parent->parent < 0)
         snprintf(buf, len, "%s", key);
     else if (nd->index >= 0)
@@ -240,13 +263,18 @@ static const char *kind_name(const node_t *nd)
 }
 
 /* Check the key of a node in a mapping; set *k (leaves) or *section (depth 1). */
-static bool check_key(hmq_config_loader_t *ld, node_t *nd, const hmq_config_origin_t *at,
-                      const char *path, int section)
+static bool check_key(hmq_config_loader_t *ld, yindex_t *ix, node_t *nd,
+                      const hmq_config_origin_t *at, const char *path, int section)
 {
     if (nd->key_ok && section < 0) nd->section = hmq_config_section_find(nd->key);
     if (nd->key_ok && section >= 0) nd->k = hmq_config_key_find(section, nd->key);
+    if (nd->key_complex) {
+        hmq_config_error(ld, at, NULL, "keys must be names, not mappings, lists or aliases");
+        return false;
+    }
     if (!nd->key_ok || (section < 0 ? nd->section < 0 : !nd->k)) {
         const char *hint = nd->key_ok ? hmq_config_key_suggest(section, nd->key) : NULL;
+        ix->unknown++;
         if (hint)
             hmq_config_error(ld, at, path, "unknown key (did you mean '%s'?)", hint);
         else if (section < 0)
@@ -272,8 +300,9 @@ static void check_node(hmq_config_loader_t *ld, yindex_t *ix, node_t *nd, const 
     if (!parent) { /* the document */
         nd->valid = nd->kind == N_MAPPING || (nd->kind == N_SCALAR && nd->null);
         if (!nd->valid)
-            hmq_config_error(ld, &at, NULL, "the configuration must be a mapping of sections "
-                                            "(broker, listeners, limits, mqtt, auth, log)");
+            hmq_config_error(ld, &at, NULL,
+                             "the configuration must be a mapping of sections "
+                             "(broker, listeners, limits, mqtt, auth, log)");
         return;
     }
     if (!parent->valid) return;
@@ -283,7 +312,7 @@ static void check_node(hmq_config_loader_t *ld, yindex_t *ix, node_t *nd, const 
         return;
     }
     if (nd->depth == 1) {
-        if (!check_key(ld, nd, &at, path, -1)) return;
+        if (!check_key(ld, ix, nd, &at, path, -1)) return;
         if (nd->section == HMQ_SECTION_LISTENERS) {
             if (nd->kind != N_SEQUENCE)
                 hmq_config_error(ld, &at, path, "expected a list of listeners, got %s",
@@ -309,7 +338,7 @@ static void check_node(hmq_config_loader_t *ld, yindex_t *ix, node_t *nd, const 
         return;
     }
     int section = parent->index >= 0 ? HMQ_SECTION_LISTENERS : parent->section;
-    if (!check_key(ld, nd, &at, path, section)) return;
+    if (!check_key(ld, ix, nd, &at, path, section)) return;
     if (nd->kind != N_SCALAR)
         hmq_config_error(ld, &at, path, "expected a single value, got %s", kind_name(nd));
     else if (nd->nul_byte)
@@ -427,12 +456,9 @@ static void replace_listeners(hmq_config_loader_t *ld, const yindex_t *ix, const
 static void apply(hmq_config_loader_t *ld, const yindex_t *ix, const raw_doc_t *raw,
                   const char *file)
 {
-    const node_t *listeners = NULL;
     for (const node_t *nd = ix->nodes; nd < ix->nodes + ix->n; nd++) {
-        if (nd->valid && nd->depth == 1 && nd->section == HMQ_SECTION_LISTENERS) {
-            listeners = nd;
+        if (nd->valid && nd->depth == 1 && nd->section == HMQ_SECTION_LISTENERS)
             replace_listeners(ld, ix, nd, file);
-        }
         if (!nd->valid || !nd->k || nd->depth != LEAF_DEPTH(nd->k->section)) continue;
 
         hmq_config_origin_t at = {.file = file, .line = nd->line};
@@ -453,27 +479,24 @@ static void apply(hmq_config_loader_t *ld, const yindex_t *ix, const raw_doc_t *
             char path[128];
             hmq_config_error(ld, &at, path_of(ix, nd, path, sizeof path), "has no value");
             if (nd->k->section == HMQ_SECTION_LISTENERS)
-                ld->listener_key_at[entry][slot] = (hmq_config_origin_t){.invalid = true};
+                ld->listener_key_at[entry][slot] =
+                    (hmq_config_origin_t){.file = file, .line = nd->line, .invalid = true};
         } else if (nd->k->section == HMQ_SECTION_LISTENERS) {
             hmq_config_set_listener_key(ld, entry, nd->k, text, &at);
         } else {
             hmq_config_set_key(ld, nd->k, text, &at);
         }
     }
-    for (unsigned i = 0; listeners && i < ld->cfg->listener_count; i++)
-        if (!ld->cfg->listeners[i].name)
-            hmq_config_error(ld, &ld->listener_at[i], NULL, "listeners[%u]: name is required", i);
 }
 
-void hmq_config_apply_yaml(hmq_config_loader_t *ld, const char *file, const char *data,
-                           size_t len)
+void hmq_config_apply_yaml(hmq_config_loader_t *ld, const char *file, const char *data, size_t len)
 {
     yindex_t *ix = calloc(1, sizeof *ix);
     if (!ix) {
         ld->oom = true;
         return;
     }
-    unsigned errors = ld->errors;
+    unsigned before = ld->errors;
     index_build(ix, data, len);
     if (ix->fatal_line) {
         hmq_config_origin_t at = {.file = file, .line = ix->fatal_line};
@@ -482,9 +505,11 @@ void hmq_config_apply_yaml(hmq_config_loader_t *ld, const char *file, const char
     for (unsigned i = 0; !ix->fatal_line && !ix->oom && i < ix->n; i++)
         check_node(ld, ix, &ix->nodes[i], file);
     if (ix->oom) ld->oom = true;
-    if (ld->errors != errors || ld->oom || ix->n == 0 || !ix->nodes[0].valid ||
+    /* Past unknown keys (only), the values are still worth checking: libcyaml skips the keys. */
+    bool shape_errors = ld->errors - before > ix->unknown;
+    if (shape_errors || ld->oom || ix->n == 0 || !ix->nodes[0].valid ||
         ix->nodes[0].kind != N_MAPPING) {
-        ld->file_failed = ld->errors != errors || ld->oom;
+        ld->file_failed = shape_errors || ld->oom;
         free(ix);
         return;
     }
@@ -492,18 +517,23 @@ void hmq_config_apply_yaml(hmq_config_loader_t *ld, const char *file, const char
     schema_t sc;
     cyaml_failure_t failure = {{0}, 0};
     schema_build(&sc);
-    cyaml_config_t cc = {.log_fn = cyaml_capture, .log_ctx = &failure, .mem_fn = cyaml_mem,
-                         .log_level = CYAML_LOG_ERROR, .flags = CYAML_CFG_NO_ALIAS};
+    cyaml_config_t cc = {.log_fn = cyaml_capture,
+                         .log_ctx = &failure,
+                         .mem_fn = cyaml_mem,
+                         .log_level = CYAML_LOG_ERROR,
+                         .flags = ix->unknown ? CYAML_CFG_NO_ALIAS | CYAML_CFG_IGNORE_UNKNOWN_KEYS
+                                              : CYAML_CFG_NO_ALIAS};
     raw_doc_t *raw = NULL;
     cyaml_err_t rc =
         cyaml_load_data((const uint8_t *)data, len, &cc, &sc.root, (cyaml_data_t **)&raw, NULL);
     if (rc == CYAML_ERR_OOM) {
         ld->oom = true;
-    } else if (rc != CYAML_OK) {
+    } else if (rc != CYAML_OK && !ix->unknown) {
+        if (getenv("TMP_ORACLE")) abort(); /* TEMPORARY */
         hmq_config_origin_t at = {.file = file, .line = failure.line ? failure.line : 1};
         hmq_config_error(ld, &at, NULL, "%s (libcyaml: %s)",
                          failure.msg[0] ? failure.msg : "cannot load", cyaml_strerror(rc));
-    } else if (raw) {
+    } else if (rc == CYAML_OK && raw) {
         apply(ld, ix, raw, file);
     }
     ld->file_failed = rc != CYAML_OK;

@@ -38,8 +38,9 @@ hmq_conn_t *hmq_conn_new(hmq_worker_t *w, uint32_t listener)
     return c;
 }
 
-static void format_peer(hmq_conn_t *c)
+const char *hmq_conn_peer(hmq_conn_t *c)
 {
+    static _Thread_local char peer[64];
     struct sockaddr_storage ss;
     int len = sizeof ss;
     char ip[INET6_ADDRSTRLEN] = "?";
@@ -55,7 +56,8 @@ static void format_peer(hmq_conn_t *c)
             port = ntohs(a->sin6_port);
         }
     }
-    snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+    snprintf(peer, sizeof peer, "%s:%d", ip, port);
+    return peer;
 }
 
 /* ---- input ---------------------------------------------------------------------------------- */
@@ -152,6 +154,11 @@ static size_t process(hmq_conn_t *c, const uint8_t *data, size_t len)
     size_t off = 0;
     while (off < len && (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED)) {
         size_t plen = 0;
+        if (c->state == HMQ_CONN_NEW && data[off] != (HMQ_CONNECT << 4)) {
+            /* [MQTT-3.1.0-1] refuse at the first byte, without waiting for a whole "packet" */
+            hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "first packet is not CONNECT");
+            return len;
+        }
         int rc = hmq_mqtt_frame(data + off, len - off, c->w->cfg->max_packet_size, &plen);
         if (rc < 0) {
             hmq_conn_protocol_error(c, rc, "framing");
@@ -236,8 +243,7 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len)
 {
     uv_tcp_nodelay(&c->tcp, 1);
-    format_peer(c);
-    LOG_DEBUG("accepted", "peer=%s worker=%u", c->peer, c->w->id);
+    LOG_DEBUG("accepted", "peer=%s worker=%u", hmq_conn_peer(c), c->w->id);
     if (len) {
         size_t used = process(c, data, len);
         if (c->state != HMQ_CONN_NEW && c->state != HMQ_CONN_CONNECTED) return 0;
@@ -299,6 +305,8 @@ static void finish_close(hmq_conn_t *c)
 static void on_write(uv_write_t *req, int status)
 {
     hmq_conn_t *c = req->data;
+    free(req);
+    c->wreq = NULL;
     c->writing = false;
     if (!c->out) { /* reuse the written buffer for new output */
         c->out = c->wbuf;
@@ -359,10 +367,12 @@ void hmq_conn_flush(hmq_conn_t *c)
     c->out = NULL;
     c->out_len = c->out_cap = 0;
     c->writing = true;
-    c->wreq.data = c;
     HMQ_STAT_ADD(c->w->stats.bytes_sent, rest);
     b = uv_buf_init((char *)c->wbuf + n, rest);
-    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
+    if ((c->wreq = malloc(sizeof *c->wreq))) c->wreq->data = c;
+    if (!c->wreq || uv_write(c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
+        free(c->wreq);
+        c->wreq = NULL;
         c->writing = false;
         free(c->wbuf);
         c->wbuf = NULL;
@@ -457,14 +467,14 @@ void hmq_conn_close(hmq_conn_t *c, uint8_t reason, const char *reason_str)
         c->session = NULL;
         hmq_session_detach(s, !c->will_suppressed);
     }
-    LOG_DEBUG("closed", "peer=%s reason=0x%02x", c->peer, reason);
+    LOG_DEBUG("closed", "peer=%s reason=0x%02x", hmq_conn_peer(c), reason);
     hmq_conn_flush(c);
 }
 
 void hmq_conn_protocol_error(hmq_conn_t *c, int err, const char *what)
 {
     HMQ_STAT_ADD(c->w->stats.protocol_errors, 1);
-    LOG_DEBUG("protocol_error", "peer=%s error=\"%s\" at=%s", c->peer, hmq_mqtt_err_str(err),
+    LOG_DEBUG("protocol_error", "peer=%s error=\"%s\" at=%s", hmq_conn_peer(c), hmq_mqtt_err_str(err),
               what ? what : "-");
     hmq_conn_close(c, hmq_mqtt_err_rc(err), hmq_mqtt_err_str(err));
 }
@@ -475,14 +485,14 @@ void hmq_conn_sweep(hmq_conn_t *c, uint64_t now)
     switch (c->state) {
     case HMQ_CONN_NEW:
         if (cfg->connect_timeout_ms && now - c->accepted_ms > cfg->connect_timeout_ms) {
-            LOG_DEBUG("connect_timeout", "peer=%s", c->peer);
+            LOG_DEBUG("connect_timeout", "peer=%s", hmq_conn_peer(c));
             hmq_conn_close(c, 0, NULL);
         }
         break;
     case HMQ_CONN_CONNECTED:
         /* [MQTT-3.1.2-24] 1.5 times the keep alive without a packet: disconnect */
         if (c->keepalive && now - c->last_rx_ms > (uint64_t)c->keepalive * 1500) {
-            LOG_DEBUG("keepalive_timeout", "peer=%s keepalive=%u", c->peer, c->keepalive);
+            LOG_DEBUG("keepalive_timeout", "peer=%s keepalive=%u", hmq_conn_peer(c), c->keepalive);
             hmq_conn_close(c, HMQ_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
             break;
         }

@@ -58,14 +58,16 @@ struct hmq_conn {
     /* output */
     uint8_t *out;
     uint32_t out_len, out_cap;
-    uint8_t *wbuf;            /* buffer being written by uv_write */
+    uint8_t *wbuf;            /* buffer being written by uv_write (allocated with its request) */
     uint32_t wbuf_len, wbuf_cap;
-    uv_write_t wreq;
+    uv_write_t *wreq;         /* only while a write is pending: idle connections stay small */
     /* v5 topic aliases */
     char **in_aliases;        /* [alias-1] -> topic, lazily allocated (our topic_alias_maximum) */
     hmq_out_alias_t *out_aliases;
-    char peer[48];            /* "ip:port" for logs */
 };
+
+/* "ip:port" of the peer, for logs (formatted on demand into a per-thread buffer). */
+const char *hmq_conn_peer(hmq_conn_t *c);
 
 /* Create a connection for an accepted/migrated socket on w. */
 hmq_conn_t *hmq_conn_new(hmq_worker_t *w, uint32_t listener);

@@ -24,7 +24,7 @@ static void send_connack(hmq_conn_t *c, uint8_t code, bool present, const hmq_pr
 /* Refuse a CONNECT: v5 reason code or v3 return code, then close. */
 static void refuse(hmq_conn_t *c, uint8_t v5_code, uint8_t v3_code, const char *why)
 {
-    LOG_DEBUG("connect_refused", "peer=%s reason=\"%s\"", c->peer, why);
+    LOG_DEBUG("connect_refused", "peer=%s reason=\"%s\"", hmq_conn_peer(c), why);
     hmq_props_t props = {0};
     if (c->version == HMQ_MQTT_V5 && c->request_problem_info) {
         props.present = HMQ_PROP_BIT(HMQ_PROP_REASON_STRING);
@@ -117,12 +117,12 @@ static bool check_connect(hmq_conn_t *c, const hmq_connect_t *k)
 }
 
 /* Takeover: the client id is connected already. The old connection is closed (v5: DISCONNECT
- * 0x8E); its will is published unless it has a delay (the new connection then cancels it). */
+ * 0x8E) as an abnormal end: a will without delay is published now, a delayed one is pending and
+ * is then cancelled by this connection, or published if this connection ends the session. */
 static void take_over(hmq_session_t *s)
 {
     hmq_conn_t *old = s->conn;
-    LOG_DEBUG("session_takeover", "peer=%s", old->peer);
-    if (s->will && s->will_delay_s) old->will_suppressed = true;
+    LOG_DEBUG("session_takeover", "peer=%s", hmq_conn_peer(old));
     hmq_conn_close(old, HMQ_RC_SESSION_TAKEN_OVER, "session taken over");
 }
 
@@ -169,15 +169,14 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
         take_over(s);
         s = hmq_map_get(&w->sessions, id, id_len); /* a clean session ended with its connection */
     }
-    if (s && s->will) {
+    if (s && k->clean_start) {
+        hmq_session_end(s); /* publishes a will whose delay was still running */
+        s = NULL;
+    } else if (s && s->will) {
         /* A reconnect before the will delay ran out cancels the delayed will. */
         hmq_msg_unref(s->will);
         s->will = NULL;
         s->will_at = 0;
-    }
-    if (s && k->clean_start) {
-        hmq_session_end(s);
-        s = NULL;
     }
     bool present = s != NULL;
     if (!s && !(s = hmq_session_new(w, id, id_len))) {
@@ -260,7 +259,7 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
     atomic_fetch_add(&w->broker->clients_connected, 1);
     HMQ_STAT_ADD(w->stats.connects, 1);
     send_connack(c, 0, present, &ack);
-    LOG_DEBUG("connected", "peer=%s client_id=%.*s version=%u session_present=%d", c->peer,
+    LOG_DEBUG("connected", "peer=%s client_id=%.*s version=%u session_present=%d", hmq_conn_peer(c),
               (int)id_len, id, k->version, present);
     hmq_session_attach(s, c);
     hmq_session_resume(s);

@@ -88,6 +88,10 @@ void hmq_conn_on_publish(hmq_conn_t *c, hmq_packet_t *p)
         hmq_conn_close(c, HMQ_RC_RETAIN_NOT_SUPPORTED, "retain not supported");
         return;
     }
+    if (pub->props.present & HMQ_PROP_BIT(HMQ_PROP_SUBSCRIPTION_ID)) { /* [MQTT-3.3.4-6] */
+        hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "subscription identifier from a client");
+        return;
+    }
     if (c->version == HMQ_MQTT_V5 && (pub->props.present & HMQ_PROP_BIT(HMQ_PROP_TOPIC_ALIAS))) {
         if (!resolve_alias(c, pub)) return;
     } else if (pub->topic.len == 0) {

@@ -19,10 +19,10 @@ hmq_msg_t *hmq_msg_new(const char *topic, size_t topic_len, const void *payload,
     m->expiry_at_ms = 0;
     m->origin_uid = 0;
     m->topic = (char *)m->data;
-    memcpy(m->topic, topic, topic_len);
+    if (topic_len) memcpy(m->topic, topic, topic_len);
     m->topic[topic_len] = 0;
     m->props = m->data + topic_len + 1;
-    if (props_len) memcpy(m->props, props, props_len);
+    if (props) memcpy(m->props, props, props_len); /* NULL: the caller writes them */
     m->payload = m->props + props_len;
     if (payload_len) memcpy(m->payload, payload, payload_len);
     return m;

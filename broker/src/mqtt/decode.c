@@ -92,10 +92,11 @@ static int decode_publish(hmq_rd_t *r, uint8_t flags, uint8_t version, hmq_publi
         rc = rd_packet_id(r, &o->packet_id);
         if (rc) return rc;
     }
-    if (version == HMQ_MQTT_V5) {
+    if (version == HMQ_MQTT_V5 && (r->p == r->end || *r->p != 0)) {
         rc = hmq_mqtt_props_decode(r, HMQ_PUBLISH, &o->props);
         if (rc) return rc;
     } else {
+        if (version == HMQ_MQTT_V5) r->p++; /* Property Length 0: the common case */
         props_none(&o->props, r);
     }
     o->payload.p = r->p;
@@ -105,9 +106,8 @@ static int decode_publish(hmq_rd_t *r, uint8_t flags, uint8_t version, hmq_publi
         /* v5: an empty name needs a Topic Alias (3.3.2.1: else a Protocol Error); the alias
          * mapping itself is the caller's. v3: names are at least one character [MQTT-4.7.3-1]. */
         if (version == HMQ_MQTT_V5)
-            topic_rc = (o->props.present & HMQ_PROP_BIT(HMQ_PROP_TOPIC_ALIAS))
-                           ? 0
-                           : HMQ_MQTT_E_PROTOCOL;
+            topic_rc =
+                (o->props.present & HMQ_PROP_BIT(HMQ_PROP_TOPIC_ALIAS)) ? 0 : HMQ_MQTT_E_PROTOCOL;
     }
     if (topic_rc) return topic_rc;
     if ((o->props.present & HMQ_PROP_BIT(HMQ_PROP_PAYLOAD_FORMAT)) && o->props.payload_format &&
@@ -129,7 +129,7 @@ static int decode_ack(hmq_rd_t *r, uint8_t type, uint8_t version, hmq_ack_t *o)
     if (version < HMQ_MQTT_V5 || rd_left(r) == 0) return 0;
     rd_u8(r, &o->code);
     rc = (type == HMQ_PUBACK || type == HMQ_PUBREC) ? RC_CHECK(rc_puback, o->code)
-                                                      : RC_CHECK(rc_pubrel, o->code);
+                                                    : RC_CHECK(rc_pubrel, o->code);
     if (rc) return rc;
     if (rd_left(r) == 0) return 0;
     rc = hmq_mqtt_props_decode(r, type, &o->props);
@@ -142,9 +142,9 @@ static int decode_ack(hmq_rd_t *r, uint8_t type, uint8_t version, hmq_ack_t *o)
 static int subopts_check(uint8_t o, uint8_t version)
 {
     if (version < HMQ_MQTT_V5) return (o & 0xFC) || (o & 3) == 3 ? HMQ_MQTT_E_MALFORMED : 0;
-    if (o & 0xC0) return HMQ_MQTT_E_MALFORMED; /* reserved bits [MQTT-3.8.3-5] */
-    if ((o & 3) == 3) return HMQ_MQTT_E_PROTOCOL;         /* Maximum QoS 3 */
-    if (((o >> 4) & 3) == 3) return HMQ_MQTT_E_PROTOCOL;  /* Retain Handling 3 */
+    if (o & 0xC0) return HMQ_MQTT_E_MALFORMED;           /* reserved bits [MQTT-3.8.3-5] */
+    if ((o & 3) == 3) return HMQ_MQTT_E_PROTOCOL;        /* Maximum QoS 3 */
+    if (((o >> 4) & 3) == 3) return HMQ_MQTT_E_PROTOCOL; /* Retain Handling 3 */
     return 0;
 }
 
@@ -284,8 +284,8 @@ static int decode_reason(hmq_rd_t *r, uint8_t type, uint8_t version, hmq_reason_
 /* ---- Dispatch ------------------------------------------------------------------------------ */
 
 /* Required low nibble of the fixed header per type (PUBLISH carries its own flags). */
-static const uint8_t fixed_flags[16] = {[HMQ_PUBREL] = 2, [HMQ_SUBSCRIBE] = 2,
-                                        [HMQ_UNSUBSCRIBE] = 2};
+static const uint8_t fixed_flags[16] = {
+    [HMQ_PUBREL] = 2, [HMQ_SUBSCRIBE] = 2, [HMQ_UNSUBSCRIBE] = 2};
 
 int hmq_mqtt_decode(const uint8_t *pkt, size_t len, uint8_t version, hmq_packet_t *out)
 {
@@ -304,8 +304,7 @@ int hmq_mqtt_decode(const uint8_t *pkt, size_t len, uint8_t version, hmq_packet_
     if (type == 0) return HMQ_MQTT_E_MALFORMED; /* reserved type */
     /* Reserved flags [MQTT-2.1.3-1]. MQTT 3.1 gave PUBREL/SUBSCRIBE/UNSUBSCRIBE QoS 1 plus a DUP
      * bit and left the others unused, so 3.1 connections are not held to them. */
-    if (flags != fixed_flags[type] && version != HMQ_MQTT_V31)
-        return HMQ_MQTT_E_MALFORMED;
+    if (flags != fixed_flags[type] && version != HMQ_MQTT_V31) return HMQ_MQTT_E_MALFORMED;
     switch (type) {
     case HMQ_CONNACK:
         return hmq_mqtt_decode_connack(&r, version, &out->connack);

@@ -93,7 +93,8 @@ static int enc_suback(hmq_wr_t *w, uint8_t type, const hmq_suback_t *s, uint8_t 
     if (v == HMQ_MQTT_V5) {
         wr_bytes(w, s->codes, s->count);
     } else {
-        for (uint32_t i = 0; i < s->count; i++) wr_u8(w, s->codes[i] >= 0x80 ? 0x80 : s->codes[i]);
+        for (uint32_t i = 0; i < s->count; i++)
+            wr_u8(w, s->codes[i] >= 0x80 ? 0x80 : s->codes[i]);
     }
     return type << 4;
 }
@@ -153,7 +154,10 @@ size_t hmq_mqtt_encode_publish_head(const hmq_publish_t *pub, uint8_t version, s
 {
     if (pub->qos > 2 || pub->topic.len > 0xFFFF) return 0;
     size_t props = 0; /* Property Length and properties */
-    if (version == HMQ_MQTT_V5) {
+    const bool v5 = version == HMQ_MQTT_V5, no_props = hmq_mqtt_props_empty(&pub->props);
+    if (v5 && no_props) {
+        props = 1;
+    } else if (v5) {
         hmq_wr_t m = {NULL, 0, 0, false};
         hmq_mqtt_props_put(&m, &pub->props);
         if (m.bad) return 0;
@@ -177,7 +181,9 @@ size_t hmq_mqtt_encode_publish_head(const hmq_publish_t *pub, uint8_t version, s
         *o++ = (uint8_t)(pub->packet_id >> 8);
         *o++ = (uint8_t)pub->packet_id;
     }
-    if (version == HMQ_MQTT_V5) {
+    if (v5 && no_props) {
+        *o++ = 0;
+    } else if (v5) {
         hmq_wr_t w = {o, props, 0, false};
         hmq_mqtt_props_put(&w, &pub->props);
         o += w.n;

@@ -175,7 +175,7 @@ typedef struct {
     hmq_bytes_t reason_string;
     const uint32_t *sub_ids; /* encode: array of sub_id_count identifiers */
     uint32_t sub_id_count;
-    uint32_t sub_id; /* decode: the one subscription identifier of a SUBSCRIBE/PUBLISH */
+    uint32_t sub_id;     /* decode: the one subscription identifier of a SUBSCRIBE/PUBLISH */
     uint16_t user_count; /* decode: number of user properties (saturates at 65535) */
     hmq_bytes_t raw;
     bool raw_decoded; /* raw is a whole decoded block: encode copies only its user properties */
@@ -283,15 +283,15 @@ typedef struct {
 /* Decode results. Negative values are errors; hmq_mqtt_err_rc() maps them to a reason code. */
 enum hmq_mqtt_err {
     HMQ_MQTT_OK = 0,
-    HMQ_MQTT_E_MALFORMED = -1,        /* 0x81 */
-    HMQ_MQTT_E_PROTOCOL = -2,         /* 0x82 */
-    HMQ_MQTT_E_TOO_LARGE = -3,        /* 0x95 */
-    HMQ_MQTT_E_VERSION = -4,          /* 0x84 (CONNECT with unknown protocol name/level) */
-    HMQ_MQTT_E_CLIENT_ID = -5,        /* 0x85 */
-    HMQ_MQTT_E_TOPIC_NAME = -6,       /* 0x90 */
-    HMQ_MQTT_E_TOPIC_FILTER = -7,     /* 0x8F */
-    HMQ_MQTT_E_PAYLOAD_FORMAT = -8,   /* 0x99 (payload format 1 with invalid UTF-8 payload) */
-    HMQ_MQTT_E_TOPIC_ALIAS = -9,      /* 0x94 (Topic Alias property with the value 0) */
+    HMQ_MQTT_E_MALFORMED = -1,      /* 0x81 */
+    HMQ_MQTT_E_PROTOCOL = -2,       /* 0x82 */
+    HMQ_MQTT_E_TOO_LARGE = -3,      /* 0x95 */
+    HMQ_MQTT_E_VERSION = -4,        /* 0x84 (CONNECT with unknown protocol name/level) */
+    HMQ_MQTT_E_CLIENT_ID = -5,      /* 0x85 */
+    HMQ_MQTT_E_TOPIC_NAME = -6,     /* 0x90 */
+    HMQ_MQTT_E_TOPIC_FILTER = -7,   /* 0x8F */
+    HMQ_MQTT_E_PAYLOAD_FORMAT = -8, /* 0x99 (payload format 1 with invalid UTF-8 payload) */
+    HMQ_MQTT_E_TOPIC_ALIAS = -9,    /* 0x94 (Topic Alias property with the value 0) */
 };
 uint8_t hmq_mqtt_err_rc(int err);
 const char *hmq_mqtt_err_str(int err);

@@ -144,6 +144,12 @@ static inline void hmq_mqtt_props_clear(hmq_props_t *p, const uint8_t *at)
     p->raw_decoded = true;
 }
 
+/* Nothing to encode: the common case on the hot path. */
+static inline bool hmq_mqtt_props_empty(const hmq_props_t *p)
+{
+    return !p->present && !p->raw.len && !(p->sub_ids && p->sub_id_count);
+}
+
 /* Read a Property Length and the block after it; validate ids allowed in ctx, duplicates, value
  * ranges and UTF-8. Fills `out` (cleared first). */
 int hmq_mqtt_props_decode(hmq_rd_t *r, uint8_t ctx, hmq_props_t *out);

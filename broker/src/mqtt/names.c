@@ -66,9 +66,9 @@ const char *hmq_mqtt_err_str(int err)
 const char *hmq_mqtt_type_name(uint8_t type)
 {
     static const char *const names[16] = {
-        "RESERVED", "CONNECT",   "CONNACK", "PUBLISH",     "PUBACK",   "PUBREC",
-        "PUBREL",   "PUBCOMP",   "SUBSCRIBE", "SUBACK",    "UNSUBSCRIBE", "UNSUBACK",
-        "PINGREQ",  "PINGRESP",  "DISCONNECT", "AUTH",
+        "RESERVED", "CONNECT",  "CONNACK",    "PUBLISH", "PUBACK",      "PUBREC",
+        "PUBREL",   "PUBCOMP",  "SUBSCRIBE",  "SUBACK",  "UNSUBSCRIBE", "UNSUBACK",
+        "PINGREQ",  "PINGRESP", "DISCONNECT", "AUTH",
     };
     return type < 16 ? names[type] : "UNKNOWN";
 }

@@ -52,15 +52,13 @@ static const uint64_t prop_allowed[16] = {
     [HMQ_CONNECT] = B(SESSION_EXPIRY) | B(RECEIVE_MAXIMUM) | B(MAXIMUM_PACKET_SIZE) |
                     B(TOPIC_ALIAS_MAXIMUM) | B(REQUEST_RESPONSE_INFO) | B(REQUEST_PROBLEM_INFO) |
                     B(USER_PROPERTY) | B(AUTH_METHOD) | B(AUTH_DATA),
-    [HMQ_CONNACK] = B(SESSION_EXPIRY) | B(RECEIVE_MAXIMUM) | B(MAXIMUM_QOS) |
-                    B(RETAIN_AVAILABLE) | B(MAXIMUM_PACKET_SIZE) | B(ASSIGNED_CLIENT_ID) |
-                    B(TOPIC_ALIAS_MAXIMUM) | B(REASON_STRING) | B(USER_PROPERTY) |
-                    B(WILDCARD_SUB_AVAILABLE) | B(SUB_ID_AVAILABLE) | B(SHARED_SUB_AVAILABLE) |
-                    B(SERVER_KEEP_ALIVE) | B(RESPONSE_INFO) | B(SERVER_REFERENCE) |
-                    B(AUTH_METHOD) | B(AUTH_DATA),
+    [HMQ_CONNACK] = B(SESSION_EXPIRY) | B(RECEIVE_MAXIMUM) | B(MAXIMUM_QOS) | B(RETAIN_AVAILABLE) |
+                    B(MAXIMUM_PACKET_SIZE) | B(ASSIGNED_CLIENT_ID) | B(TOPIC_ALIAS_MAXIMUM) |
+                    B(REASON_STRING) | B(USER_PROPERTY) | B(WILDCARD_SUB_AVAILABLE) |
+                    B(SUB_ID_AVAILABLE) | B(SHARED_SUB_AVAILABLE) | B(SERVER_KEEP_ALIVE) |
+                    B(RESPONSE_INFO) | B(SERVER_REFERENCE) | B(AUTH_METHOD) | B(AUTH_DATA),
     [HMQ_PUBLISH] = B(PAYLOAD_FORMAT) | B(MESSAGE_EXPIRY) | B(TOPIC_ALIAS) | B(RESPONSE_TOPIC) |
-                    B(CORRELATION_DATA) | B(USER_PROPERTY) | B(SUBSCRIPTION_ID) |
-                    B(CONTENT_TYPE),
+                    B(CORRELATION_DATA) | B(USER_PROPERTY) | B(SUBSCRIPTION_ID) | B(CONTENT_TYPE),
     [HMQ_PUBACK] = REASON_USER,
     [HMQ_PUBREC] = REASON_USER,
     [HMQ_PUBREL] = REASON_USER,
@@ -214,8 +212,7 @@ int hmq_mqtt_props_decode(hmq_rd_t *r, uint8_t ctx, hmq_props_t *o)
     r->p += len;
 
     const uint64_t allowed = prop_allowed[ctx & 15];
-    const uint64_t repeatable =
-        B(USER_PROPERTY) | (ctx == HMQ_PUBLISH ? B(SUBSCRIPTION_ID) : 0);
+    const uint64_t repeatable = B(USER_PROPERTY) | (ctx == HMQ_PUBLISH ? B(SUBSCRIPTION_ID) : 0);
     while (b.p < b.end) {
         /* Identifiers are Variable Byte Integers, but all defined ones fit in one byte; a byte
          * with the continuation bit is > 0x2A, so it fails the allowed check. */
@@ -232,8 +229,7 @@ int hmq_mqtt_props_decode(hmq_rd_t *r, uint8_t ctx, hmq_props_t *o)
         if (rc) return rc;
     }
     /* 3.1.2.11.10: Authentication Data without an Authentication Method is a Protocol Error. */
-    if ((o->present & B(AUTH_DATA)) && !(o->present & B(AUTH_METHOD)))
-        return HMQ_MQTT_E_PROTOCOL;
+    if ((o->present & B(AUTH_DATA)) && !(o->present & B(AUTH_METHOD))) return HMQ_MQTT_E_PROTOCOL;
     return 0;
 }
 
@@ -274,45 +270,80 @@ bool hmq_props_sub_id_next(const hmq_props_t *props, uint32_t *pos, uint32_t *id
 /* ---- Encoding ------------------------------------------------------------------------------ */
 
 /* Properties written from fields (user properties come from raw, subscription ids are apart). */
-#define FIELD_PROPS                                                                              \
-    (B(PAYLOAD_FORMAT) | B(MESSAGE_EXPIRY) | B(CONTENT_TYPE) | B(RESPONSE_TOPIC) |               \
-     B(CORRELATION_DATA) | B(SESSION_EXPIRY) | B(ASSIGNED_CLIENT_ID) | B(SERVER_KEEP_ALIVE) |    \
-     B(AUTH_METHOD) | B(AUTH_DATA) | B(REQUEST_PROBLEM_INFO) | B(WILL_DELAY) |                   \
-     B(REQUEST_RESPONSE_INFO) | B(RESPONSE_INFO) | B(SERVER_REFERENCE) | B(REASON_STRING) |      \
-     B(RECEIVE_MAXIMUM) | B(TOPIC_ALIAS_MAXIMUM) | B(TOPIC_ALIAS) | B(MAXIMUM_QOS) |             \
-     B(RETAIN_AVAILABLE) | B(MAXIMUM_PACKET_SIZE) | B(WILDCARD_SUB_AVAILABLE) |                  \
+#define FIELD_PROPS                                                                                \
+    (B(PAYLOAD_FORMAT) | B(MESSAGE_EXPIRY) | B(CONTENT_TYPE) | B(RESPONSE_TOPIC) |                 \
+     B(CORRELATION_DATA) | B(SESSION_EXPIRY) | B(ASSIGNED_CLIENT_ID) | B(SERVER_KEEP_ALIVE) |      \
+     B(AUTH_METHOD) | B(AUTH_DATA) | B(REQUEST_PROBLEM_INFO) | B(WILL_DELAY) |                     \
+     B(REQUEST_RESPONSE_INFO) | B(RESPONSE_INFO) | B(SERVER_REFERENCE) | B(REASON_STRING) |        \
+     B(RECEIVE_MAXIMUM) | B(TOPIC_ALIAS_MAXIMUM) | B(TOPIC_ALIAS) | B(MAXIMUM_QOS) |               \
+     B(RETAIN_AVAILABLE) | B(MAXIMUM_PACKET_SIZE) | B(WILDCARD_SUB_AVAILABLE) |                    \
      B(SUB_ID_AVAILABLE) | B(SHARED_SUB_AVAILABLE))
 
 /* The value of field property `id`: a number or a byte string. */
 static uint32_t field_value(const hmq_props_t *p, uint8_t id, hmq_bytes_t *s)
 {
     switch (id) {
-    case HMQ_PROP_PAYLOAD_FORMAT: return p->payload_format;
-    case HMQ_PROP_MESSAGE_EXPIRY: return p->message_expiry;
-    case HMQ_PROP_CONTENT_TYPE: *s = p->content_type; return 0;
-    case HMQ_PROP_RESPONSE_TOPIC: *s = p->response_topic; return 0;
-    case HMQ_PROP_CORRELATION_DATA: *s = p->correlation_data; return 0;
-    case HMQ_PROP_SESSION_EXPIRY: return p->session_expiry;
-    case HMQ_PROP_ASSIGNED_CLIENT_ID: *s = p->assigned_client_id; return 0;
-    case HMQ_PROP_SERVER_KEEP_ALIVE: return p->server_keep_alive;
-    case HMQ_PROP_AUTH_METHOD: *s = p->auth_method; return 0;
-    case HMQ_PROP_AUTH_DATA: *s = p->auth_data; return 0;
-    case HMQ_PROP_REQUEST_PROBLEM_INFO: return p->request_problem_info;
-    case HMQ_PROP_WILL_DELAY: return p->will_delay;
-    case HMQ_PROP_REQUEST_RESPONSE_INFO: return p->request_response_info;
-    case HMQ_PROP_RESPONSE_INFO: *s = p->response_info; return 0;
-    case HMQ_PROP_SERVER_REFERENCE: *s = p->server_reference; return 0;
-    case HMQ_PROP_REASON_STRING: *s = p->reason_string; return 0;
-    case HMQ_PROP_RECEIVE_MAXIMUM: return p->receive_maximum;
-    case HMQ_PROP_TOPIC_ALIAS_MAXIMUM: return p->topic_alias_maximum;
-    case HMQ_PROP_TOPIC_ALIAS: return p->topic_alias;
-    case HMQ_PROP_MAXIMUM_QOS: return p->maximum_qos;
-    case HMQ_PROP_RETAIN_AVAILABLE: return p->retain_available;
-    case HMQ_PROP_MAXIMUM_PACKET_SIZE: return p->maximum_packet_size;
-    case HMQ_PROP_WILDCARD_SUB_AVAILABLE: return p->wildcard_sub_available;
-    case HMQ_PROP_SUB_ID_AVAILABLE: return p->sub_id_available;
-    case HMQ_PROP_SHARED_SUB_AVAILABLE: return p->shared_sub_available;
-    default: return 0;
+    case HMQ_PROP_PAYLOAD_FORMAT:
+        return p->payload_format;
+    case HMQ_PROP_MESSAGE_EXPIRY:
+        return p->message_expiry;
+    case HMQ_PROP_CONTENT_TYPE:
+        *s = p->content_type;
+        return 0;
+    case HMQ_PROP_RESPONSE_TOPIC:
+        *s = p->response_topic;
+        return 0;
+    case HMQ_PROP_CORRELATION_DATA:
+        *s = p->correlation_data;
+        return 0;
+    case HMQ_PROP_SESSION_EXPIRY:
+        return p->session_expiry;
+    case HMQ_PROP_ASSIGNED_CLIENT_ID:
+        *s = p->assigned_client_id;
+        return 0;
+    case HMQ_PROP_SERVER_KEEP_ALIVE:
+        return p->server_keep_alive;
+    case HMQ_PROP_AUTH_METHOD:
+        *s = p->auth_method;
+        return 0;
+    case HMQ_PROP_AUTH_DATA:
+        *s = p->auth_data;
+        return 0;
+    case HMQ_PROP_REQUEST_PROBLEM_INFO:
+        return p->request_problem_info;
+    case HMQ_PROP_WILL_DELAY:
+        return p->will_delay;
+    case HMQ_PROP_REQUEST_RESPONSE_INFO:
+        return p->request_response_info;
+    case HMQ_PROP_RESPONSE_INFO:
+        *s = p->response_info;
+        return 0;
+    case HMQ_PROP_SERVER_REFERENCE:
+        *s = p->server_reference;
+        return 0;
+    case HMQ_PROP_REASON_STRING:
+        *s = p->reason_string;
+        return 0;
+    case HMQ_PROP_RECEIVE_MAXIMUM:
+        return p->receive_maximum;
+    case HMQ_PROP_TOPIC_ALIAS_MAXIMUM:
+        return p->topic_alias_maximum;
+    case HMQ_PROP_TOPIC_ALIAS:
+        return p->topic_alias;
+    case HMQ_PROP_MAXIMUM_QOS:
+        return p->maximum_qos;
+    case HMQ_PROP_RETAIN_AVAILABLE:
+        return p->retain_available;
+    case HMQ_PROP_MAXIMUM_PACKET_SIZE:
+        return p->maximum_packet_size;
+    case HMQ_PROP_WILDCARD_SUB_AVAILABLE:
+        return p->wildcard_sub_available;
+    case HMQ_PROP_SUB_ID_AVAILABLE:
+        return p->sub_id_available;
+    case HMQ_PROP_SHARED_SUB_AVAILABLE:
+        return p->shared_sub_available;
+    default:
+        return 0;
     }
 }
 
@@ -321,14 +352,22 @@ static void put_prop(hmq_wr_t *w, uint8_t id, uint8_t type, uint32_t num, hmq_by
 {
     wr_u8(w, id);
     switch (type) {
-    case PT_BYTE: wr_u8(w, (uint8_t)num); break;
-    case PT_U16: wr_u16(w, num & 0xFFFF); break;
+    case PT_BYTE:
+        wr_u8(w, (uint8_t)num);
+        break;
+    case PT_U16:
+        wr_u16(w, num & 0xFFFF);
+        break;
     case PT_U32:
         wr_u16(w, num >> 16);
         wr_u16(w, num & 0xFFFF);
         break;
-    case PT_VARINT: wr_varint(w, num); break;
-    default: wr_bin(w, s); break;
+    case PT_VARINT:
+        wr_varint(w, num);
+        break;
+    default:
+        wr_bin(w, s);
+        break;
     }
 }
 
@@ -367,14 +406,9 @@ static void put_props_body(hmq_wr_t *w, const hmq_props_t *p)
         wr_bytes(w, p->raw.p, p->raw.len);
 }
 
-static bool props_empty(const hmq_props_t *p)
-{
-    return !p->present && !p->raw.len && !(p->sub_ids && p->sub_id_count);
-}
-
 size_t hmq_mqtt_props_size(const hmq_props_t *props)
 {
-    if (props_empty(props)) return 0;
+    if (hmq_mqtt_props_empty(props)) return 0;
     hmq_wr_t w = {NULL, 0, 0, false};
     put_props_body(&w, props);
     return w.n;
@@ -382,7 +416,7 @@ size_t hmq_mqtt_props_size(const hmq_props_t *props)
 
 size_t hmq_mqtt_props_write(const hmq_props_t *props, uint8_t *out)
 {
-    if (props_empty(props)) return 0;
+    if (hmq_mqtt_props_empty(props)) return 0;
     hmq_wr_t w = {out, SIZE_MAX, 0, false};
     put_props_body(&w, props);
     return w.n;
@@ -391,7 +425,7 @@ size_t hmq_mqtt_props_write(const hmq_props_t *props, uint8_t *out)
 /* Internal: property length prefix and block, flagging values that cannot be encoded. */
 void hmq_mqtt_props_put(hmq_wr_t *w, const hmq_props_t *props)
 {
-    if (props_empty(props)) {
+    if (hmq_mqtt_props_empty(props)) {
         wr_u8(w, 0);
         return;
     }
