@@ -9,7 +9,7 @@ PKGS=(
   libwslay-dev libhttp-parser-dev
   libgrpc-dev protobuf-compiler protobuf-c-compiler libprotobuf-c-dev protobuf-compiler-grpc
   librdkafka-dev librocksdb-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format clang-tidy
   mosquitto mosquitto-clients valgrind
   python3-venv
 )

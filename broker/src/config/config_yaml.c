@@ -529,7 +529,6 @@ void hmq_config_apply_yaml(hmq_config_loader_t *ld, const char *file, const char
     if (rc == CYAML_ERR_OOM) {
         ld->oom = true;
     } else if (rc != CYAML_OK && !ix->unknown) {
-        if (getenv("TMP_ORACLE")) abort(); /* TEMPORARY */
         hmq_config_origin_t at = {.file = file, .line = failure.line ? failure.line : 1};
         hmq_config_error(ld, &at, NULL, "%s (libcyaml: %s)",
                          failure.msg[0] ? failure.msg : "cannot load", cyaml_strerror(rc));

@@ -185,18 +185,66 @@ static size_t process(hmq_conn_t *c, const uint8_t *data, size_t len)
         dispatch(c, &p, data + off, len - off);
         off += plen;
         if (c->state == HMQ_CONN_MIGRATED) return len; /* the rest travelled with the handover */
+        if (c->waiting_on) break; /* backpressure: the rest waits in c->in */
     }
     return off;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
+
+/* Read while the connection is open and neither kind of backpressure holds it. */
+static void update_reading(hmq_conn_t *c)
+{
+    bool want = (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED) && !c->out_full &&
+                !c->waiting_on;
+    if (want && !c->reading) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
+        else hmq_conn_close(c, 0, NULL);
+    } else if (!want && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
 }
 
 /* Pause reading while the client does not read what we send (it would only grow our buffers). */
 static void update_backpressure(hmq_conn_t *c)
 {
-    size_t limit = c->w->cfg->max_outbuf;
-    if (!c->reading_paused && hmq_conn_pending(c) > limit && c->state == HMQ_CONN_CONNECTED) {
-        c->reading_paused = true;
-        uv_read_stop((uv_stream_t *)&c->tcp);
+    if (!c->out_full && hmq_conn_pending(c) > c->w->cfg->max_outbuf) {
+        c->out_full = true;
+        update_reading(c);
     }
+}
+
+/* Keep data[used..len) as the pending partial input. Returns false if out of memory. */
+static bool keep_rest(hmq_conn_t *c, const uint8_t *data, size_t used, size_t len)
+{
+    size_t rest = len - used;
+    if (data == c->in) {
+        if (rest == 0) {
+            free(c->in);
+            c->in = NULL;
+            c->in_len = c->in_cap = 0;
+        } else if (used) {
+            memmove(c->in, c->in + used, rest);
+            c->in_len = (uint32_t)rest;
+        }
+        return true;
+    }
+    if (rest == 0) return true;
+    uint32_t cap = rest < MIN_IN_CHUNK ? MIN_IN_CHUNK : (uint32_t)rest * 2;
+    if (!(c->in = malloc(cap))) return false;
+    memcpy(c->in, data + used, rest);
+    c->in_len = (uint32_t)rest;
+    c->in_cap = cap;
+    return true;
+}
+
+/* Process data (the worker's buffer, or c->in) and keep what is left for later. */
+static void consume(hmq_conn_t *c, const uint8_t *data, size_t len)
+{
+    size_t used = process(c, data, len);
+    if (c->state == HMQ_CONN_MIGRATED || c->state == HMQ_CONN_CLOSING) used = len;
+    if (!keep_rest(c, data, used, len)) hmq_conn_close(c, HMQ_RC_SERVER_BUSY, NULL);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
@@ -212,30 +260,9 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
     c->last_rx_ms = hmq_worker_now(c->w);
     if (c->in_len) {
         c->in_len += (uint32_t)n;
-        size_t used = process(c, c->in, c->in_len);
-        if (c->state == HMQ_CONN_MIGRATED || used == c->in_len) {
-            free(c->in);
-            c->in = NULL;
-            c->in_len = c->in_cap = 0;
-        } else if (used) {
-            memmove(c->in, c->in + used, c->in_len - used);
-            c->in_len -= (uint32_t)used;
-        }
+        consume(c, c->in, c->in_len);
     } else {
-        const uint8_t *data = (const uint8_t *)buf->base;
-        size_t used = process(c, data, (size_t)n);
-        if (used < (size_t)n && c->state != HMQ_CONN_MIGRATED) {
-            size_t rest = (size_t)n - used;
-            uint32_t cap = rest < MIN_IN_CHUNK ? MIN_IN_CHUNK : (uint32_t)rest * 2;
-            c->in = malloc(cap);
-            if (!c->in) {
-                hmq_conn_close(c, HMQ_RC_SERVER_BUSY, NULL);
-                return;
-            }
-            memcpy(c->in, data + used, rest);
-            c->in_len = (uint32_t)rest;
-            c->in_cap = cap;
-        }
+        consume(c, (const uint8_t *)buf->base, (size_t)n);
     }
     update_backpressure(c);
 }
@@ -244,23 +271,76 @@ int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len)
 {
     uv_tcp_nodelay(&c->tcp, 1);
     LOG_DEBUG("accepted", "peer=%s worker=%u", hmq_conn_peer(c), c->w->id);
-    if (len) {
-        size_t used = process(c, data, len);
-        if (c->state != HMQ_CONN_NEW && c->state != HMQ_CONN_CONNECTED) return 0;
-        if (used < len) {
-            c->in_cap = (uint32_t)(len - used) + MIN_IN_CHUNK;
-            c->in = malloc(c->in_cap);
-            if (!c->in) {
-                hmq_conn_close(c, HMQ_RC_SERVER_BUSY, NULL);
-                return 0;
-            }
-            memcpy(c->in, data + used, len - used);
-            c->in_len = (uint32_t)(len - used);
+    if (len) consume(c, data, len);
+    update_reading(c);
+    return 0;
+}
+
+/* ---- publisher backpressure ----------------------------------------------------------------- */
+
+#define MAX_PAUSE_MS 1000 /* a permanently slow subscriber must not stop a publisher forever */
+
+static void paused_remove(hmq_conn_t *c)
+{
+    hmq_worker_t *w = c->w;
+    for (uint32_t i = 0; i < w->npaused; i++) {
+        if (w->paused[i] == c) {
+            w->paused[i] = w->paused[--w->npaused];
+            break;
         }
     }
-    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    if (rc < 0) hmq_conn_close(c, 0, NULL);
-    return rc;
+    hmq_subscriber_unref(c->waiting_on);
+    c->waiting_on = NULL;
+    if (!w->npaused) uv_timer_stop(&w->pressure);
+}
+
+static void on_pressure(uv_timer_t *t)
+{
+    hmq_conn_check_paused(t->data);
+}
+
+void hmq_conn_wait_for(hmq_conn_t *c, hmq_subscriber_t *sub)
+{
+    hmq_worker_t *w = c->w;
+    if (c->waiting_on || c->state != HMQ_CONN_CONNECTED) {
+        hmq_subscriber_unref(sub);
+        return;
+    }
+    if (w->npaused == w->paused_cap) {
+        uint32_t cap = w->paused_cap ? w->paused_cap * 2 : 16;
+        hmq_conn_t **a = realloc(w->paused, cap * sizeof *a);
+        if (!a) {
+            hmq_subscriber_unref(sub);
+            return;
+        }
+        w->paused = a;
+        w->paused_cap = cap;
+    }
+    w->paused[w->npaused++] = c;
+    c->waiting_on = sub;
+    c->paused_at = hmq_worker_now(w);
+    if (w->npaused == 1) {
+        w->pressure.data = w;
+        uv_timer_start(&w->pressure, on_pressure, 1, 1);
+    }
+    update_reading(c);
+}
+
+void hmq_conn_check_paused(hmq_worker_t *w)
+{
+    uint64_t now = hmq_worker_now(w);
+    for (uint32_t i = 0; i < w->npaused;) {
+        hmq_conn_t *c = w->paused[i];
+        if (atomic_load_explicit(&c->waiting_on->congested, memory_order_relaxed) &&
+            now - c->paused_at < MAX_PAUSE_MS) {
+            i++;
+            continue;
+        }
+        paused_remove(c); /* moves another entry into slot i */
+        c->last_rx_ms = now; /* we did not read: the client's keep alive was not its fault */
+        if (c->in_len) consume(c, c->in, c->in_len);
+        update_reading(c);
+    }
 }
 
 /* ---- output --------------------------------------------------------------------------------- */
@@ -327,10 +407,9 @@ static void on_write(uv_write_t *req, int status)
         finish_close(c);
         return;
     }
-    if (c->reading_paused && hmq_conn_pending(c) <= c->w->cfg->max_outbuf / 2 &&
-        c->state == HMQ_CONN_CONNECTED) {
-        c->reading_paused = false;
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (c->out_full && hmq_conn_pending(c) <= c->w->cfg->max_outbuf / 2) {
+        c->out_full = false;
+        update_reading(c);
     }
     /* The window may have room again for queued QoS 0 of a slow consumer. */
     if (c->session && c->state == HMQ_CONN_CONNECTED) hmq_session_pump(c->session);
@@ -413,7 +492,7 @@ static void on_close(uv_handle_t *h)
 void hmq_conn_handover(hmq_conn_t *c)
 {
     c->state = HMQ_CONN_MIGRATED;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    update_reading(c);
     finish_close(c);
 }
 
@@ -460,7 +539,8 @@ void hmq_conn_close(hmq_conn_t *c, uint8_t reason, const char *reason_str)
     }
     c->state = HMQ_CONN_CLOSING;
     c->idle_since_ms = hmq_worker_now(c->w); /* start of the close grace period */
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (c->waiting_on) paused_remove(c);
+    update_reading(c);
     if (was_connected) atomic_fetch_sub(&c->w->broker->clients_connected, 1);
     if (c->session) {
         hmq_session_t *s = c->session;

@@ -39,7 +39,8 @@ struct hmq_conn {
     uint8_t version;          /* 3, 4, 5 after CONNECT */
     bool dirty;
     bool writing;             /* a uv_write is in flight */
-    bool reading_paused;      /* backpressure: output buffer over limit */
+    bool reading;             /* uv_read_start is in effect */
+    bool out_full;            /* backpressure: our output to this client is over the limit */
     bool request_problem_info;
     bool will_suppressed;     /* normal DISCONNECT received */
     uint8_t close_reason;     /* v5 reason if we are closing with DISCONNECT */
@@ -52,6 +53,8 @@ struct hmq_conn {
     uint64_t last_rx_ms;
     uint64_t accepted_ms;
     uint64_t idle_since_ms;   /* last time output was written; buffers freed after a while */
+    hmq_subscriber_t *waiting_on; /* backpressure: paused until this subscriber drains */
+    uint64_t paused_at;
     /* input: only a partial packet is kept here */
     uint8_t *in;
     uint32_t in_len, in_cap;
@@ -99,6 +102,12 @@ void hmq_conn_on_pubrel(hmq_conn_t *c, hmq_packet_t *p);
 void hmq_conn_on_subscribe(hmq_conn_t *c, hmq_packet_t *p);
 void hmq_conn_on_unsubscribe(hmq_conn_t *c, hmq_packet_t *p);
 void hmq_conn_on_disconnect(hmq_conn_t *c, hmq_packet_t *p);
+
+/* Backpressure: stop reading until `sub` (a congested subscriber this client just published to;
+ * reference taken over) is no longer congested, or for at most a second. */
+void hmq_conn_wait_for(hmq_conn_t *c, hmq_subscriber_t *sub);
+/* Worker's pressure timer: resume paused publishers whose subscriber drained. */
+void hmq_conn_check_paused(hmq_worker_t *w);
 
 /* Periodic check from the worker's sweep timer: keepalive and connect timeout. */
 void hmq_conn_sweep(hmq_conn_t *c, uint64_t now);

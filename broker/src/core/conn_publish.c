@@ -108,7 +108,9 @@ void hmq_conn_on_publish(hmq_conn_t *c, hmq_packet_t *p)
         return;
     }
     if (pub->qos == 2) {
-        int rc = hmq_session_rx_qos2_add(s, pub->packet_id, cfg->max_inflight);
+        /* v5 clients are held to the Receive Maximum we announced; v3 has no such limit. */
+        uint16_t max = c->version == HMQ_MQTT_V5 ? cfg->max_inflight : UINT16_MAX;
+        int rc = hmq_session_rx_qos2_add(s, pub->packet_id, max);
         if (rc == 0) { /* retransmission before PUBREL: acknowledged, not routed again */
             send_ack(c, HMQ_PUBREC, pub->packet_id, 0);
             return;
@@ -128,8 +130,10 @@ void hmq_conn_on_publish(hmq_conn_t *c, hmq_packet_t *p)
     }
     msg->origin_uid = s->uid;
     if (pub->retain) hmq_retained_set(w->broker->retained, msg->topic, msg->topic_len, msg);
-    uint32_t n = hmq_route(w, msg);
+    hmq_subscriber_t *congested = NULL;
+    uint32_t n = hmq_route(w, msg, &congested);
     hmq_msg_unref(msg);
+    if (congested) hmq_conn_wait_for(c, congested);
     uint8_t code = n ? HMQ_RC_SUCCESS : HMQ_RC_NO_MATCHING_SUBSCRIBERS;
     if (pub->qos == 1) send_ack(c, HMQ_PUBACK, pub->packet_id, code);
     else if (pub->qos == 2) send_ack(c, HMQ_PUBREC, pub->packet_id, code);

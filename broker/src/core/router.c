@@ -27,6 +27,7 @@ typedef struct {
 typedef struct {
     scratch_t *sc;
     const hmq_msg_t *msg;
+    hmq_subscriber_t *congested;
     bool oom;
 } match_ctx_t;
 
@@ -54,6 +55,8 @@ static void on_match(void *ctx, const hmq_sub_entry_t *e, const char *group, siz
     r->qos = m->msg->qos < e->qos ? m->msg->qos : e->qos;
     r->rap = e->retain_as_published;
     r->shared = group != NULL;
+    if (!m->congested && atomic_load_explicit(&e->sub->congested, memory_order_relaxed))
+        m->congested = hmq_subscriber_ref(e->sub);
 }
 
 static int cmp_match(const void *a, const void *b)
@@ -69,13 +72,15 @@ void hmq_route_send(hmq_worker_t *w, uint32_t target, const hmq_delivery_t *d)
     else hmq_worker_post_delivery(w, target, d);
 }
 
-uint32_t hmq_route(hmq_worker_t *w, hmq_msg_t *msg)
+uint32_t hmq_route(hmq_worker_t *w, hmq_msg_t *msg, hmq_subscriber_t **congested)
 {
     scratch_t *sc = w->match_scratch;
     if (!sc && !(sc = w->match_scratch = calloc(1, sizeof *sc))) return 0;
     sc->count = 0;
     match_ctx_t ctx = {.sc = sc, .msg = msg};
     hmq_topic_index_match(w->broker->index, msg->topic, msg->topic_len, on_match, &ctx);
+    if (congested) *congested = ctx.congested;
+    else if (ctx.congested) hmq_subscriber_unref(ctx.congested);
     if (sc->count > 1) qsort(sc->items, sc->count, sizeof *sc->items, cmp_match);
 
     uint32_t sessions = 0;

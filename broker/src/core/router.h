@@ -11,8 +11,10 @@
 #include "core/session.h"
 #include "core/worker.h"
 
-/* Route msg (published on worker w). Returns the number of sessions it was delivered to. */
-uint32_t hmq_route(hmq_worker_t *w, hmq_msg_t *msg);
+/* Route msg (published on worker w). Returns the number of sessions it was delivered to.
+ * If one of them is congested and `congested` is given, *congested receives a reference to its
+ * handle (or NULL): the publisher then pauses reading until it clears (conn.c). */
+uint32_t hmq_route(hmq_worker_t *w, hmq_msg_t *msg, hmq_subscriber_t **congested);
 
 /* Hand delivery records to their sessions on this worker (a mailbox batch). Records flagged
  * HMQ_DLV_MORE_ID add a subscription id to the record before them. */

@@ -71,6 +71,11 @@ static void ring_trim(hmq_ring_t *r)
     }
 }
 
+static void set_congested(hmq_session_t *s, bool on)
+{
+    atomic_store_explicit(&s->handle->congested, on, memory_order_relaxed);
+}
+
 /* ---- life cycle ----------------------------------------------------------------------------- */
 
 hmq_session_t *hmq_session_new(hmq_worker_t *w, const char *client_id, size_t len)
@@ -138,6 +143,7 @@ static void session_free(hmq_session_t *s, bool unsubscribe)
     free(s->rx_qos2);
     hmq_msg_unref(s->will);
     atomic_store(&s->handle->online, false);
+    set_congested(s, false);
     hmq_subscriber_unref(s->handle);
     free(s->client_id);
     free(s);
@@ -212,6 +218,7 @@ void hmq_session_detach(hmq_session_t *s, bool publish_will)
     uint64_t now = hmq_worker_now(s->w);
     s->conn = NULL;
     atomic_store(&s->handle->online, false);
+    set_congested(s, false);
     hand_over_shared(s);
     if (s->will) {
         if (!publish_will) {
@@ -240,7 +247,7 @@ void hmq_session_publish_will(hmq_session_t *s)
     if (!m) return;
     m->origin_uid = s->uid;
     if (m->retain) hmq_retained_set(s->w->broker->retained, m->topic, m->topic_len, m);
-    hmq_route(s->w, m);
+    hmq_route(s->w, m, NULL);
     hmq_msg_unref(m);
 }
 
@@ -393,12 +400,16 @@ void hmq_session_pump(hmq_session_t *s)
         ring_pop(&s->queue);
         send_item(s, &copy);
     }
+    if (s->queue.count <= s->w->cfg->max_queued / 4) set_congested(s, false);
     ring_trim(&s->queue);
 }
 
 static void enqueue(hmq_session_t *s, hmq_qitem_t *it)
 {
     const hmq_config_t *cfg = s->w->cfg;
+    /* Backpressure: above half the queue limit, publishers routing here pause (only while
+     * the session is online: an offline device must not stall its publishers). */
+    if (s->conn && s->queue.count + 1 >= (cfg->max_queued + 1) / 2) set_congested(s, true);
     if (s->queue.count >= cfg->max_queued) {
         HMQ_STAT_ADD(s->w->stats.dropped_queue_full, 1);
         if (cfg->queue_policy == HMQ_QUEUE_DROP_NEWEST || s->queue.count == 0) {

@@ -12,7 +12,7 @@ static void publish(hmq_worker_t *w, const char *topic, const char *value)
     hmq_msg_t *m = hmq_msg_new(topic, strlen(topic), value, strlen(value), NULL, 0, 0, true);
     if (!m) return;
     hmq_retained_set(w->broker->retained, m->topic, m->topic_len, m);
-    hmq_route(w, m);
+    hmq_route(w, m, NULL);
     hmq_msg_unref(m);
 }
 

@@ -234,6 +234,8 @@ hmq_worker_t *hmq_worker_new(hmq_broker_t *b, uint32_t id)
     w->sys.data = w;
     uv_prepare_init(&w->loop, &w->flush);
     w->flush.data = w;
+    uv_timer_init(&w->loop, &w->pressure);
+    w->pressure.data = w;
     return w;
 fail:
     free(w->rbuf);
@@ -275,6 +277,7 @@ static void worker_shutdown(hmq_worker_t *w)
     uv_close((uv_handle_t *)&w->sweep, NULL);
     uv_close((uv_handle_t *)&w->sys, NULL);
     uv_close((uv_handle_t *)&w->flush, NULL);
+    uv_close((uv_handle_t *)&w->pressure, NULL);
     uv_timer_t deadline;
     uv_timer_init(&w->loop, &deadline);
     uv_timer_start(&deadline, on_shutdown_deadline, 3000, 0);
@@ -320,6 +323,7 @@ void hmq_worker_join_free(hmq_worker_t *w)
     hmq_map_free(&w->sessions);
     hmq_map_free(&w->sessions_uid);
     free(w->outgoing);
+    free(w->paused);
     free(w->rbuf);
     free(w);
 }

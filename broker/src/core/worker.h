@@ -78,6 +78,9 @@ struct hmq_worker {
     hmq_session_t *offline;  /* offline sessions that can expire or owe a delayed will */
     hmq_deliver_batch_t **outgoing; /* per target worker, posted at end of turn */
     void *match_scratch;     /* router's per-publish scratch (router.c) */
+    hmq_conn_t **paused;     /* publishers paused by backpressure (conn.c) */
+    uint32_t npaused, paused_cap;
+    uv_timer_t pressure;     /* runs while publishers are paused */
     hmq_stats_t stats;
     bool stopping;
 };

@@ -328,7 +328,8 @@ bool hmq_mqtt_utf8_valid(const uint8_t *s, size_t len);
 /* Topic name: valid UTF-8, 1..65535 bytes, no '+' or '#'. */
 bool hmq_mqtt_topic_name_valid(const uint8_t *s, size_t len);
 /* Topic filter: valid UTF-8, non-empty, '+' occupies a whole level, '#' is alone and last.
- * Also validates $share/{group}/{filter}: group non-empty without '+', '#' or '/', filter valid. */
+ * Also validates $share/{group}/{filter}: group non-empty without '+', '#' or '/', filter valid
+ * and not itself a $share/ filter. */
 bool hmq_mqtt_topic_filter_valid(const uint8_t *s, size_t len);
 /* If filter is a shared subscription ($share/group/filter), set group and the inner filter. */
 bool hmq_mqtt_shared_split(hmq_bytes_t filter, hmq_bytes_t *group, hmq_bytes_t *inner);
@@ -354,7 +355,7 @@ size_t hmq_mqtt_sub_entry_write(hmq_bytes_t filter, const hmq_subopts_t *opts, u
 
 /* Hot path for deliveries: encode a PUBLISH's fixed header, topic, packet id and properties, but
  * not the payload (the caller appends payload_len bytes right after). Returns the header size, or
- * the required size when cap is too small. */
+ * the required size when cap is too small, or 0 when it cannot be encoded (as hmq_mqtt_encode). */
 size_t hmq_mqtt_encode_publish_head(const hmq_publish_t *pub, uint8_t version, size_t payload_len,
                                     uint8_t *out, size_t cap);
 

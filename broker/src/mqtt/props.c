@@ -374,11 +374,12 @@ static void put_prop(hmq_wr_t *w, uint8_t id, uint8_t type, uint32_t num, hmq_by
 /* The user properties of a decoded block, copied entry by entry. */
 static void put_raw_users(hmq_wr_t *w, const hmq_props_t *p)
 {
-    uint32_t pos = 0, start = 0;
-    hmq_bytes_t k, v;
+    uint32_t pos = 0;
+    hmq_bytes_t k = {NULL, 0}, v = {NULL, 0};
     while (hmq_props_user_next(p, &pos, &k, &v)) {
-        start = (uint32_t)(k.p - 2 - 1 - p->raw.p); /* identifier byte, key length */
-        wr_bytes(w, p->raw.p + start, pos - start);
+        /* The pair ends at pos: identifier, two length prefixes, key and value. */
+        uint32_t size = 5 + k.len + v.len;
+        wr_bytes(w, p->raw.p + pos - size, size);
     }
 }
 
