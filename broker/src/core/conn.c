@@ -12,8 +12,9 @@
 #include "util/log.h"
 
 #define CLOSE_GRACE_MS 5000  /* a closing connection that cannot flush is cut after this */
-#define IDLE_FREE_MS 5000    /* output buffers of a quiet connection are released after this */
+#define IDLE_FREE_MS 1000    /* output buffers of a quiet connection are released after this */
 #define MIN_IN_CHUNK 4096
+#define MAX_CONNECT_PACKET (256 * 1024)
 
 static void on_close(uv_handle_t *h);
 
@@ -159,7 +160,11 @@ static size_t process(hmq_conn_t *c, const uint8_t *data, size_t len)
             hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "first packet is not CONNECT");
             return len;
         }
-        int rc = hmq_mqtt_frame(data + off, len - off, c->w->cfg->max_packet_size, &plen);
+        /* Before CONNECT a client gets a smaller allowance: unauthenticated peers must not make
+         * us buffer megabytes each. */
+        uint32_t max = c->w->cfg->max_packet_size;
+        if (c->state == HMQ_CONN_NEW && max > MAX_CONNECT_PACKET) max = MAX_CONNECT_PACKET;
+        int rc = hmq_mqtt_frame(data + off, len - off, max, &plen);
         if (rc < 0) {
             hmq_conn_protocol_error(c, rc, "framing");
             return len;
@@ -349,7 +354,8 @@ uint8_t *hmq_conn_reserve(hmq_conn_t *c, size_t n)
 {
     if (c->state == HMQ_CONN_MIGRATED) return NULL;
     if ((size_t)c->out_cap - c->out_len < n) {
-        size_t cap = c->out_cap ? (size_t)c->out_cap * 2 : 1024;
+        /* Start small: most connections only ever get a CONNACK and PINGRESPs. */
+        size_t cap = c->out_cap ? (size_t)c->out_cap * 2 : 128;
         while (cap - c->out_len < n) cap *= 2;
         if (cap > UINT32_MAX) return NULL;
         uint8_t *out = realloc(c->out, cap);
@@ -366,9 +372,36 @@ void hmq_conn_commit(hmq_conn_t *c, size_t n)
     hmq_worker_mark_dirty(c->w, c);
 }
 
+/* Rare connection-level answers (CONNACK, PINGRESP, SUBACK, UNSUBACK) are written at once when
+ * nothing else is pending, so a connection that only connects and pings never needs an output
+ * buffer. Per-message packets keep the per-turn batching. */
+static bool try_send_direct(hmq_conn_t *c, const hmq_packet_t *p, uint8_t version)
+{
+    uint8_t buf[256];
+    if (c->out_len || c->writing || (c->state != HMQ_CONN_CONNECTED && c->state != HMQ_CONN_NEW))
+        return false;
+    if (p->type != HMQ_CONNACK && p->type != HMQ_PINGRESP && p->type != HMQ_SUBACK &&
+        p->type != HMQ_UNSUBACK)
+        return false;
+    size_t n = hmq_mqtt_encode(p, version, buf, sizeof buf);
+    if (n > sizeof buf) return false;
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)n);
+    int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (w < 0) w = 0; /* EAGAIN or an error the next write will see */
+    HMQ_STAT_ADD(c->w->stats.bytes_sent, (uint64_t)w);
+    if ((size_t)w < n) {
+        uint8_t *o = hmq_conn_reserve(c, n - (size_t)w);
+        if (!o) return true;
+        memcpy(o, buf + w, n - (size_t)w);
+        hmq_conn_commit(c, n - (size_t)w);
+    }
+    return true;
+}
+
 bool hmq_conn_send_packet(hmq_conn_t *c, const hmq_packet_t *p)
 {
     if (c->state == HMQ_CONN_MIGRATED) return false;
+    if (try_send_direct(c, p, c->version ? c->version : HMQ_MQTT_V311)) return true;
     size_t need = hmq_mqtt_encode(p, c->version ? c->version : HMQ_MQTT_V311, NULL, 0);
     uint8_t *o = hmq_conn_reserve(c, need);
     if (!o) return false;

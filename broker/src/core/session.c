@@ -283,11 +283,24 @@ static uint16_t window(const hmq_session_t *s)
     return s->conn->client_receive_max < w ? s->conn->client_receive_max : w;
 }
 
+/* Distance from packet id a forward to b in the cycle 1..65535. */
+static uint32_t pid_dist(uint16_t a, uint16_t b)
+{
+    return (uint32_t)(b - a + 65535) % 65535;
+}
+
+/* Packet ids are handed out in sequence and the in-flight ring is in send order, so the ids in
+ * use lie on the arc from the oldest (head) to the newest (tail) in-flight id: a new id beyond
+ * the tail is free unless the arc covers the whole cycle. Only then do we scan. */
 static uint16_t next_pid(hmq_session_t *s)
 {
     for (;;) {
         uint16_t pid = s->next_pid++;
         if (s->next_pid == 0) s->next_pid = 1;
+        if (s->inflight.count == 0) return pid;
+        uint16_t head = ring_at(&s->inflight, 0)->pid;
+        uint16_t tail = ring_at(&s->inflight, s->inflight.count - 1)->pid;
+        if (pid != head && pid_dist(head, pid) > pid_dist(head, tail)) return pid;
         bool used = false;
         for (uint32_t i = 0; i < s->inflight.count && !used; i++)
             used = ring_at(&s->inflight, i)->pid == pid;

@@ -429,7 +429,7 @@ hmq_topic_index_t *hmq_topic_index_new(void)
     hmq_topic_index_t *idx = calloc(1, sizeof *idx);
     if (!idx) return NULL;
     idx->root = calloc(1, sizeof *idx->root);
-    const int flags = CDS_LFHT_AUTO_RESIZE;
+    const int flags = CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING;
     idx->nodes = cds_lfht_new(1024, 1024, 0, flags, NULL);
     idx->subs = cds_lfht_new(1024, 1024, 0, flags, NULL);
     if (!idx->root || !idx->nodes || !idx->subs) {

@@ -1,0 +1,6 @@
+/* net.h - transports below the MQTT code: TLS engine over memory BIOs (tls.h), PROXY protocol
+ * v1/v2 header parser (proxy.h). Nothing here knows MQTT; core/conn.c drives them.
+ */
+#ifndef HMQ_NET_H
+#define HMQ_NET_H
+#endif
