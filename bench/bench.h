@@ -4,7 +4,8 @@
  * and drives the phases (connect, run, drain, stop) from the main thread; thread.c runs one libuv
  * loop per thread; conn.c is the MQTT client connection (connect, framing, batched writes);
  * load.c is the publisher/subscriber logic; hist.c the latency histogram; report.c the summary
- * and JSON line; proc.c reads a broker's CPU time and RSS from /proc.
+ * and JSON line; proc.c reads a broker's CPU time and RSS, the machine's CPU time and kernel
+ * memory from /proc.
  *
  * Ownership: every connection belongs to exactly one thread and is touched only by it while the
  * loops run. Cross-thread state is either atomic (counters the main thread polls) or read by the
@@ -25,7 +26,9 @@
 #include "mqtt/mqtt.h"
 
 typedef enum { HB_MODE_IDLE, HB_MODE_PUBSUB, HB_MODE_FANOUT } hb_mode_t;
-typedef enum { HB_SUB_TOPICS, HB_SUB_WILDCARD } hb_submode_t;
+/* How subscribers subscribe: every publisher's topic (one filter each), one wildcard over all of
+ * them, or pairs: subscriber s takes only publisher s % P (delivered rate = published rate). */
+typedef enum { HB_SUB_TOPICS, HB_SUB_WILDCARD, HB_SUB_PAIRS } hb_submode_t;
 
 /* Payload header every published message starts with (host byte order: same machine). */
 #define HB_PAYLOAD_HDR 20 /* u32 run token, u32 publisher, u32 sequence, u64 send time (ns) */
@@ -36,31 +39,32 @@ typedef struct {
     hb_mode_t mode;
     const char *host;
     uint16_t port;
-    uint32_t src_addrs;           /* bind to 127.0.0.1 .. 127.0.0.K (loopback sources) */
+    uint32_t src_addrs; /* bind to 127.0.0.1 .. 127.0.0.K (loopback sources) */
     uint32_t threads;
     uint8_t version;              /* 4 (3.1.1) or 5 */
     uint16_t keepalive;           /* seconds; PINGREQ every keepalive/2 */
     uint32_t connections;         /* idle mode */
     uint32_t connect_concurrency; /* handshakes in progress, all threads together */
     double connect_timeout_s;
-    double hold_s;                /* idle mode: < 0 = until SIGINT/SIGTERM */
-    double settle_s;              /* idle mode: wait before sampling the broker's RSS */
+    double hold_s;   /* idle mode: < 0 = until SIGINT/SIGTERM */
+    double settle_s; /* idle mode: wait before sampling the broker's RSS */
     uint32_t pubs, subs;
     hb_submode_t sub_mode;
     uint8_t qos;
-    uint32_t payload;             /* bytes, >= HB_PAYLOAD_HDR */
-    uint32_t window;              /* QoS 1/2: messages in flight per publisher */
-    double rate;                  /* offered msg/s, all publishers together; 0 = max rate */
-    double duration_s;            /* publishing time when count == 0 */
-    uint64_t count;               /* messages, all publishers together; 0 = use duration */
-    uint32_t max_backlog;         /* max rate: per publisher, not yet delivered to all subs */
-    double drain_s;               /* longest wait for deliveries after publishing stops */
-    double drain_idle_s;          /* ... or this long without any delivery */
-    int broker_pid;               /* 0 = do not sample a broker */
+    uint32_t payload;     /* bytes, >= HB_PAYLOAD_HDR */
+    uint32_t window;      /* QoS 1/2: messages in flight per publisher */
+    double rate;          /* offered msg/s, all publishers together; 0 = max rate */
+    double duration_s;    /* publishing time, unless by_count */
+    bool by_count;        /* --count given: send `count` messages, ignore duration */
+    uint64_t count;       /* messages, all publishers together (may be 0: connect only) */
+    uint32_t max_backlog; /* max rate: per publisher, not yet delivered to all subs */
+    double drain_s;       /* longest wait for deliveries after publishing stops */
+    double drain_idle_s;  /* ... or this long without any delivery */
+    int broker_pid;       /* 0 = do not sample a broker */
     bool json;
     const char *label;
-    char prefix[48];              /* topic prefix, unique per run: hmqb/<pid> */
-    uint32_t token;               /* run token in every payload */
+    char prefix[48]; /* topic prefix, unique per run: hmqb/<pid> */
+    uint32_t token;  /* run token in every payload */
 } hb_opts_t;
 
 enum { HB_PH_CONNECT = 1, HB_PH_RUN, HB_PH_STOP_PUB, HB_PH_STOP };
@@ -69,13 +73,13 @@ enum { HB_PH_CONNECT = 1, HB_PH_RUN, HB_PH_STOP_PUB, HB_PH_STOP };
 typedef struct {
     const hb_opts_t *opts;
     atomic_int phase;
-    atomic_uint_fast64_t t_start_ns;   /* CLOCK_MONOTONIC when publishing started */
-    atomic_uint ready;                 /* connections CONNACKed (and SUBACKed for subscribers) */
-    atomic_uint failed;                /* connections that never became ready */
-    atomic_uint dropped;               /* ready connections the broker closed */
-    atomic_uint pubs_done;             /* publishers stopped with nothing left in flight */
+    atomic_uint_fast64_t t_start_ns; /* CLOCK_MONOTONIC when publishing started */
+    atomic_uint ready;               /* connections CONNACKed (and SUBACKed for subscribers) */
+    atomic_uint failed;              /* connections that never became ready */
+    atomic_uint dropped;             /* ready connections the broker closed */
+    atomic_uint pubs_done;           /* publishers stopped with nothing left in flight */
     atomic_uint_fast64_t t_last_connected_ns;
-    struct hb_pub **pubs;              /* [opts->pubs], owned by their threads */
+    struct hb_pub **pubs; /* [opts->pubs], owned by their threads */
     struct hb_thread *threads;
     uint32_t nthreads;
 } hb_run_t;
@@ -102,25 +106,25 @@ typedef struct hb_conn hb_conn_t;
 typedef struct hb_pub {
     struct hb_conn *conn;
     uint32_t index;
-    uint32_t limit;               /* messages to send (count mode), UINT32_MAX otherwise */
+    uint32_t limit; /* messages to send (count mode), UINT32_MAX otherwise */
     uint32_t inflight;
-    uint32_t window;              /* min(opts window, broker Receive Maximum) */
+    uint32_t window; /* min(opts window, broker Receive Maximum) */
     uint16_t next_id;
-    uint8_t *idstate;             /* [65536]: 0 free, 1 awaiting PUBACK/PUBREC, 2 PUBCOMP */
+    uint8_t *idstate; /* [65536]: 0 free, 1 awaiting PUBACK/PUBREC, 2 PUBCOMP */
     bool stopped, done;
     uint16_t topic_len;
     char topic[HB_TOPIC_MAX];
-    uint64_t max_lag_ns;          /* fixed rate: furthest behind schedule */
-    uint64_t acked;               /* QoS 1/2 flows completed */
-    uint64_t ack_errors;          /* v5 reason codes >= 0x80, unknown packet ids */
-    atomic_uint_fast64_t sent;    /* = next sequence number */
+    uint64_t max_lag_ns;       /* fixed rate: furthest behind schedule */
+    uint64_t acked;            /* QoS 1/2 flows completed */
+    uint64_t ack_errors;       /* v5 reason codes >= 0x80, unknown packet ids */
+    atomic_uint_fast64_t sent; /* = next sequence number */
 } hb_pub_t;
 
 /* What one subscriber saw of one publisher. */
 typedef struct {
     uint64_t *seen; /* bitmap of sequence numbers */
     uint32_t words;
-    uint32_t next;  /* highest sequence seen + 1 */
+    uint32_t next; /* highest sequence seen + 1 */
     uint64_t unique, dups, reordered;
 } hb_track_t;
 
@@ -164,7 +168,7 @@ struct hb_thread {
     uv_prepare_t flush;
     uv_timer_t tick; /* 1 ms while publishing: pacing and backlog checks */
     uv_timer_t ping;
-    int phase;       /* last phase acted on */
+    int phase; /* last phase acted on */
     hb_conn_t *conns;
     uint32_t nconns;
     uint32_t next_connect, handshakes, handshake_limit;
@@ -185,17 +189,20 @@ struct hb_thread {
 /* What a run measured; filled by main.c, printed by report.c. */
 typedef struct {
     uint32_t connections, connected, failed, dropped;
-    double connect_s;             /* first connect to last CONNACK/SUBACK */
+    double connect_s; /* first connect to last CONNACK/SUBACK */
     uint64_t sent, acked, ack_errors, unacked;
     uint64_t delivered, expected, unique, lost, dups, reordered, foreign, protocol_errors;
-    double pub_s;                 /* start of publishing until every publisher was done */
-    double run_s;                 /* start of publishing until the last delivery */
-    double max_lag_ms;            /* fixed rate: furthest a publisher fell behind schedule */
+    double pub_s;      /* start of publishing until every publisher was done */
+    double run_s;      /* start of publishing until the last delivery */
+    double max_lag_ms; /* fixed rate: furthest a publisher fell behind schedule */
     hb_hist_t lat;
     bool have_broker;
     double broker_cpu_s;
     uint64_t rss_before_kb, rss_after_kb;
+    uint64_t slab_before_kb, slab_after_kb; /* idle: kernel slab memory, whole machine */
     double bench_cpu_s;
+    double window_s;    /* wall time between the start and end samples */
+    double other_cpu_s; /* CPU time used on the machine by neither broker nor bench */
     int signalled;
 } hb_result_t;
 
@@ -239,10 +246,15 @@ void hb_load_pump(hb_thread_t *th);
 void hb_load_tick(hb_thread_t *th);
 void hb_load_flush_counts(hb_thread_t *th);
 void hb_load_topic(const hb_opts_t *o, uint32_t pub, char *out, size_t cap);
+bool hb_load_wants(const hb_opts_t *o, uint32_t sub, uint32_t pub);
+uint32_t hb_load_subs_of(const hb_opts_t *o, uint32_t pub);
+const char *hb_load_submode_name(hb_submode_t m);
 
 /* proc.c */
 int hb_proc_cpu(int pid, double *seconds);
 int hb_proc_rss_kb(int pid, uint64_t *kb);
+int hb_proc_machine_busy(double *seconds);
+int hb_proc_meminfo_kb(const char *key, uint64_t *kb);
 int hb_raise_nofile(uint64_t *limit);
 
 #endif

@@ -18,7 +18,8 @@ int hb_buf_reserve(hb_buf_t *b, size_t extra)
 {
     if (b->cap - b->len >= extra) return 0;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < extra) cap *= 2;
+    while (cap - b->len < extra)
+        cap *= 2;
     uint8_t *p = realloc(b->p, cap);
     if (!p) return UV_ENOMEM;
     b->p = p;
@@ -170,8 +171,7 @@ static void on_connack(hb_conn_t *c, const hmq_connack_t *ack)
         conn_lost(c, why);
         return;
     }
-    if (c->version == HMQ_MQTT_V5 &&
-        (ack->props.present & HMQ_PROP_BIT(HMQ_PROP_RECEIVE_MAXIMUM)))
+    if (c->version == HMQ_MQTT_V5 && (ack->props.present & HMQ_PROP_BIT(HMQ_PROP_RECEIVE_MAXIMUM)))
         c->recv_max = ack->props.receive_maximum;
     if (c->role == HB_ROLE_SUB) {
         c->state = HB_C_SUBSCRIBE;

@@ -40,7 +40,8 @@ void hb_hist_record(hb_hist_t *h, uint64_t v)
 
 void hb_hist_merge(hb_hist_t *into, const hb_hist_t *from)
 {
-    for (unsigned i = 0; i < HB_HIST_SLOTS; i++) into->counts[i] += from->counts[i];
+    for (unsigned i = 0; i < HB_HIST_SLOTS; i++)
+        into->counts[i] += from->counts[i];
     into->total += from->total;
     into->sum += from->sum;
     if (from->min < into->min) into->min = from->min;

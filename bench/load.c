@@ -14,11 +14,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HB_BATCH (64 * 1024) /* bytes a publisher may have queued before it waits */
+#define HB_BATCH ((size_t)64 * 1024) /* bytes a publisher may have queued before it waits */
 
 void hb_load_topic(const hb_opts_t *o, uint32_t pub, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%u", o->prefix, pub);
+}
+
+bool hb_load_wants(const hb_opts_t *o, uint32_t sub, uint32_t pub)
+{
+    return o->sub_mode != HB_SUB_PAIRS || sub % o->pubs == pub;
+}
+
+uint32_t hb_load_subs_of(const hb_opts_t *o, uint32_t pub)
+{
+    if (o->sub_mode != HB_SUB_PAIRS) return o->subs;
+    return o->subs / o->pubs + (pub < o->subs % o->pubs ? 1 : 0);
+}
+
+const char *hb_load_submode_name(hb_submode_t m)
+{
+    return m == HB_SUB_WILDCARD ? "wildcard" : m == HB_SUB_PAIRS ? "pairs" : "topics";
 }
 
 static int setup_pub(hb_conn_t *c, const hb_opts_t *o, uint32_t index)
@@ -33,7 +49,7 @@ static int setup_pub(hb_conn_t *c, const hb_opts_t *o, uint32_t index)
     p->index = index;
     p->window = o->window;
     p->next_id = 1;
-    if (o->count) {
+    if (o->by_count) {
         uint64_t share = o->count / o->pubs + (index < o->count % o->pubs ? 1 : 0);
         p->limit = share > UINT32_MAX ? UINT32_MAX : (uint32_t)share;
     } else {
@@ -82,7 +98,8 @@ void hb_load_conn_free(hb_conn_t *c)
     }
     if (c->sub) {
         uint32_t n = c->th->run->opts->pubs;
-        for (uint32_t i = 0; c->sub->track && i < n; i++) free(c->sub->track[i].seen);
+        for (uint32_t i = 0; c->sub->track && i < n; i++)
+            free(c->sub->track[i].seen);
         free(c->sub->track);
         free(c->sub->rel_wait);
         free(c->sub);
@@ -90,11 +107,11 @@ void hb_load_conn_free(hb_conn_t *c)
     }
 }
 
-/* One SUBSCRIBE: every publisher's topic, or one wildcard over all of them. */
+/* One SUBSCRIBE: every publisher's topic, one wildcard over all of them, or its pair's topic. */
 int hb_load_subscribe(hb_conn_t *c)
 {
     const hb_opts_t *o = c->th->run->opts;
-    uint32_t n = o->sub_mode == HB_SUB_WILDCARD ? 1 : o->pubs;
+    uint32_t n = o->sub_mode == HB_SUB_TOPICS ? o->pubs : 1;
     uint8_t *raw = malloc((size_t)n * (HB_TOPIC_MAX + 3));
     if (!raw) return -1;
     size_t len = 0;
@@ -102,6 +119,8 @@ int hb_load_subscribe(hb_conn_t *c)
         char f[HB_TOPIC_MAX];
         if (o->sub_mode == HB_SUB_WILDCARD)
             snprintf(f, sizeof(f), "%s/+", o->prefix);
+        else if (o->sub_mode == HB_SUB_PAIRS)
+            hb_load_topic(o, c->id % o->pubs, f, sizeof(f));
         else
             hb_load_topic(o, i, f, sizeof(f));
         hmq_subopts_t so = {.qos = o->qos};
@@ -136,7 +155,8 @@ static bool track_seen(hb_track_t *t, uint32_t seq)
     uint32_t w = seq >> 6;
     if (w >= t->words) {
         uint32_t words = t->words ? t->words : 64;
-        while (words <= w) words *= 2;
+        while (words <= w)
+            words *= 2;
         uint64_t *seen = realloc(t->seen, (size_t)words * sizeof(uint64_t));
         if (!seen) return false;
         memset(seen + t->words, 0, (size_t)(words - t->words) * sizeof(uint64_t));
@@ -338,9 +358,8 @@ static void pump_pub(hb_thread_t *th, hb_pub_t *p, uint64_t now)
     hb_conn_t *c = p->conn;
     uint64_t sent = atomic_load_explicit(&p->sent, memory_order_relaxed);
     uint64_t t0 = atomic_load(&run->t_start_ns);
-    if (!p->stopped &&
-        (atomic_load(&run->phase) != HB_PH_RUN || sent >= p->limit ||
-         (o->count == 0 && now >= t0 + (uint64_t)(o->duration_s * 1e9))))
+    if (!p->stopped && (atomic_load(&run->phase) != HB_PH_RUN || sent >= p->limit ||
+                        (!o->by_count && now >= t0 + (uint64_t)(o->duration_s * 1e9))))
         p->stopped = true;
     if (c->recv_max && c->recv_max < p->window) p->window = c->recv_max;
     if (!p->stopped && c->state == HB_C_READY && !c->closing) {
@@ -366,7 +385,8 @@ static void pump_pub(hb_thread_t *th, hb_pub_t *p, uint64_t now)
 void hb_load_pump(hb_thread_t *th)
 {
     uint64_t now = hb_now_ns();
-    for (uint32_t i = 0; i < th->npubs; i++) pump_pub(th, th->pubs[i], now);
+    for (uint32_t i = 0; i < th->npubs; i++)
+        pump_pub(th, th->pubs[i], now);
 }
 
 void hb_load_tick(hb_thread_t *th)
@@ -376,7 +396,8 @@ void hb_load_tick(hb_thread_t *th)
         uint64_t floor = UINT64_MAX;
         for (uint32_t k = 0; k < th->nconns; k++) {
             hb_sub_t *s = th->conns[k].sub;
-            if (s && !th->conns[k].closing && s->track[i].next < floor)
+            if (s && !th->conns[k].closing && hb_load_wants(th->run->opts, th->conns[k].id, i) &&
+                s->track[i].next < floor)
                 floor = s->track[i].next;
         }
         atomic_store_explicit(&th->pub_floor[i], floor, memory_order_relaxed);

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@ static const char usage[] =
     "common:\n"
     "  --host IPV4 (127.0.0.1)  --port N (1883)  --src-addrs K (4): bind to 127.0.0.1..K\n"
     "  --threads N (1)  --protocol 4|5 (4 = MQTT 3.1.1)  --keepalive S (600)\n"
-    "  --connect-concurrency N (256)  --connect-timeout S (60)\n"
+    "  --connect-concurrency N (64)  --connect-timeout S (60)\n"
     "  --broker-pid PID: sample its CPU time and RSS  --json: also print one JSON line\n"
     "  --label TEXT: copied into the JSON line\n"
     "idle:\n"
@@ -39,11 +40,12 @@ static const char usage[] =
     "  --hold S: keep the connections S seconds after reporting (default: until SIGINT/TERM)\n"
     "pubsub / fanout:\n"
     "  --pubs P (10; fanout: 1)  --subs S (10; fanout: 1000)\n"
-    "  --sub-mode topics|wildcard (topics: each subscriber subscribes to every publisher's topic)\n"
+    "  --sub-mode topics|wildcard|pairs (topics): every subscriber subscribes to each publisher's\n"
+    "      topic, or to one wildcard over them; pairs: subscriber s only to publisher s % P\n"
     "  --qos 0|1|2 (0)  --payload BYTES (64, >= 20)  --window W (100): QoS 1/2 in flight per pub\n"
     "  --rate MSG_PER_S: fixed offered rate, all publishers together (default: max rate)\n"
-    "  --duration S (10)  --count N: total messages instead of a duration\n"
-    "  --max-backlog N (pubsub 2000, fanout 100; 0 = off): at max rate a publisher waits while N\n"
+    "  --duration S (10)  --count N: total messages instead of a duration (0: connect only)\n"
+    "  --max-backlog N (pubsub 1000, fanout 20; 0 = off): at max rate a publisher waits while N\n"
     "      of its messages are not yet seen by every subscriber\n"
     "  --drain S (10): longest wait for deliveries after publishing  --drain-idle S (1)\n";
 
@@ -75,7 +77,7 @@ static void defaults(hb_opts_t *o, hb_mode_t mode)
     o->version = HMQ_MQTT_V311;
     o->keepalive = 600;
     o->connections = 1000;
-    o->connect_concurrency = 256;
+    o->connect_concurrency = 64;
     o->connect_timeout_s = 60;
     o->hold_s = -1;
     o->settle_s = 2;
@@ -84,68 +86,102 @@ static void defaults(hb_opts_t *o, hb_mode_t mode)
     o->payload = 64;
     o->window = 100;
     o->duration_s = 10;
-    o->max_backlog = mode == HB_MODE_FANOUT ? 100 : 2000;
+    o->max_backlog = mode == HB_MODE_FANOUT ? 20 : 1000;
     o->drain_s = 10;
     o->drain_idle_s = 1;
     o->label = "";
 }
 
-enum { O_HOST = 256, O_PORT, O_SRC, O_THREADS, O_PROTO, O_KA, O_CONNS, O_CCONC, O_CTMO, O_HOLD,
-       O_SETTLE, O_PUBS, O_SUBS, O_SUBMODE, O_QOS, O_PAYLOAD, O_WINDOW, O_RATE, O_DURATION,
-       O_COUNT, O_BACKLOG, O_DRAIN, O_DRAIN_IDLE, O_PID, O_JSON, O_LABEL, O_HELP };
+/* The long options: where each value goes and which values are valid. */
+typedef enum { T_U8, T_U16, T_U32, T_U64, T_INT, T_DBL, T_STR, T_FLAG, T_SUBMODE } opt_type_t;
+typedef struct {
+    const char *name;
+    opt_type_t type;
+    size_t off;
+    double lo, hi;
+} opt_t;
 
-static const struct option longopts[] = {
-    {"host", 1, 0, O_HOST},         {"port", 1, 0, O_PORT},
-    {"src-addrs", 1, 0, O_SRC},     {"threads", 1, 0, O_THREADS},
-    {"protocol", 1, 0, O_PROTO},    {"keepalive", 1, 0, O_KA},
-    {"connections", 1, 0, O_CONNS}, {"connect-concurrency", 1, 0, O_CCONC},
-    {"connect-timeout", 1, 0, O_CTMO}, {"hold", 1, 0, O_HOLD},
-    {"settle", 1, 0, O_SETTLE},     {"pubs", 1, 0, O_PUBS},
-    {"subs", 1, 0, O_SUBS},         {"sub-mode", 1, 0, O_SUBMODE},
-    {"qos", 1, 0, O_QOS},           {"payload", 1, 0, O_PAYLOAD},
-    {"window", 1, 0, O_WINDOW},     {"rate", 1, 0, O_RATE},
-    {"duration", 1, 0, O_DURATION}, {"count", 1, 0, O_COUNT},
-    {"max-backlog", 1, 0, O_BACKLOG}, {"drain", 1, 0, O_DRAIN},
-    {"drain-idle", 1, 0, O_DRAIN_IDLE}, {"broker-pid", 1, 0, O_PID},
-    {"json", 0, 0, O_JSON},         {"label", 1, 0, O_LABEL},
-    {"help", 0, 0, O_HELP},         {0, 0, 0, 0},
-};
-
-static void set_opt(hb_opts_t *o, int c, const char *a)
-{
-    const char *n = c >= O_HOST && c <= O_HELP ? longopts[c - O_HOST].name : "?";
-    switch (c) {
-    case O_HOST: o->host = a; break;
-    case O_PORT: o->port = (uint16_t)num(a, 1, 65535, n); break;
-    case O_SRC: o->src_addrs = (uint32_t)num(a, 1, 254, n); break;
-    case O_THREADS: o->threads = (uint32_t)num(a, 1, 256, n); break;
-    case O_PROTO: o->version = (uint8_t)num(a, 4, 5, n); break;
-    case O_KA: o->keepalive = (uint16_t)num(a, 0, 65535, n); break;
-    case O_CONNS: o->connections = (uint32_t)num(a, 1, 10000000, n); break;
-    case O_CCONC: o->connect_concurrency = (uint32_t)num(a, 1, 1000000, n); break;
-    case O_CTMO: o->connect_timeout_s = num(a, 0.1, 86400, n); break;
-    case O_HOLD: o->hold_s = num(a, -1, 1e9, n); break;
-    case O_SETTLE: o->settle_s = num(a, 0, 3600, n); break;
-    case O_PUBS: o->pubs = (uint32_t)num(a, 1, HB_MAX_PUBS, n); break;
-    case O_SUBS: o->subs = (uint32_t)num(a, 0, 1000000, n); break;
-    case O_SUBMODE:
-        if (strcmp(a, "topics") && strcmp(a, "wildcard")) die_usage("bad --sub-mode %s", a);
-        o->sub_mode = a[0] == 'w' ? HB_SUB_WILDCARD : HB_SUB_TOPICS;
-        break;
-    case O_QOS: o->qos = (uint8_t)num(a, 0, 2, n); break;
-    case O_PAYLOAD: o->payload = (uint32_t)num(a, HB_PAYLOAD_HDR, 16 << 20, n); break;
-    case O_WINDOW: o->window = (uint32_t)num(a, 1, 65535, n); break;
-    case O_RATE: o->rate = num(a, 0, 1e9, n); break;
-    case O_DURATION: o->duration_s = num(a, 0.001, 1e6, n); break;
-    case O_COUNT: o->count = (uint64_t)num(a, 0, 1e12, n); break;
-    case O_BACKLOG: o->max_backlog = (uint32_t)num(a, 0, 1e9, n); break;
-    case O_DRAIN: o->drain_s = num(a, 0, 3600, n); break;
-    case O_DRAIN_IDLE: o->drain_idle_s = num(a, 0.01, 3600, n); break;
-    case O_PID: o->broker_pid = (int)num(a, 1, 1 << 30, n); break;
-    case O_JSON: o->json = true; break;
-    case O_LABEL: o->label = a; break;
-    default: fputs(usage, c == O_HELP ? stdout : stderr); exit(c == O_HELP ? 0 : 2);
+#define OPT(name, type, field, lo, hi)                                                             \
+    {                                                                                              \
+        name, type, offsetof(hb_opts_t, field), lo, hi                                             \
     }
+static const opt_t options[] = {
+    OPT("host", T_STR, host, 0, 0),
+    OPT("port", T_U16, port, 1, 65535),
+    OPT("src-addrs", T_U32, src_addrs, 1, 254),
+    OPT("threads", T_U32, threads, 1, 256),
+    OPT("protocol", T_U8, version, 4, 5),
+    OPT("keepalive", T_U16, keepalive, 0, 65535),
+    OPT("connections", T_U32, connections, 1, 1e7),
+    OPT("connect-concurrency", T_U32, connect_concurrency, 1, 1e6),
+    OPT("connect-timeout", T_DBL, connect_timeout_s, 0.1, 86400),
+    OPT("hold", T_DBL, hold_s, -1, 1e9),
+    OPT("settle", T_DBL, settle_s, 0, 3600),
+    OPT("pubs", T_U32, pubs, 1, HB_MAX_PUBS),
+    OPT("subs", T_U32, subs, 0, 1e6),
+    OPT("sub-mode", T_SUBMODE, sub_mode, 0, 0),
+    OPT("qos", T_U8, qos, 0, 2),
+    OPT("payload", T_U32, payload, HB_PAYLOAD_HDR, 16 << 20),
+    OPT("window", T_U32, window, 1, 65535),
+    OPT("rate", T_DBL, rate, 0, 1e9),
+    OPT("duration", T_DBL, duration_s, 0.001, 1e6),
+    OPT("count", T_U64, count, 0, 1e12),
+    OPT("max-backlog", T_U32, max_backlog, 0, 1e9),
+    OPT("drain", T_DBL, drain_s, 0, 3600),
+    OPT("drain-idle", T_DBL, drain_idle_s, 0.01, 3600),
+    OPT("broker-pid", T_INT, broker_pid, 1, 1 << 30),
+    OPT("json", T_FLAG, json, 0, 0),
+    OPT("label", T_STR, label, 0, 0),
+};
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+#define OPT_BASE 256 /* getopt_long value of options[i]: OPT_BASE + i */
+
+static void set_submode(hb_opts_t *o, const char *a)
+{
+    if (!strcmp(a, "topics"))
+        o->sub_mode = HB_SUB_TOPICS;
+    else if (!strcmp(a, "wildcard"))
+        o->sub_mode = HB_SUB_WILDCARD;
+    else if (!strcmp(a, "pairs"))
+        o->sub_mode = HB_SUB_PAIRS;
+    else
+        die_usage("bad --sub-mode %s", a);
+}
+
+static void set_opt(hb_opts_t *o, const opt_t *d, const char *a)
+{
+    char *f = (char *)o + d->off;
+    double v = d->type <= T_DBL ? num(a, d->lo, d->hi, d->name) : 0;
+    switch (d->type) {
+    case T_U8:
+        *(uint8_t *)f = (uint8_t)v;
+        break;
+    case T_U16:
+        *(uint16_t *)f = (uint16_t)v;
+        break;
+    case T_U32:
+        *(uint32_t *)f = (uint32_t)v;
+        break;
+    case T_U64:
+        *(uint64_t *)f = (uint64_t)v;
+        break;
+    case T_INT:
+        *(int *)f = (int)v;
+        break;
+    case T_DBL:
+        *(double *)f = v;
+        break;
+    case T_STR:
+        *(const char **)f = a;
+        break;
+    case T_FLAG:
+        *(bool *)f = true;
+        break;
+    case T_SUBMODE:
+        set_submode(o, a);
+        break;
+    }
+    if (d->off == offsetof(hb_opts_t, count)) o->by_count = true;
 }
 
 static void parse(hb_opts_t *o, int argc, char **argv)
@@ -164,9 +200,20 @@ static void parse(hb_opts_t *o, int argc, char **argv)
     else
         die_usage("unknown mode %s", argv[1]);
     defaults(o, mode);
+    static struct option longopts[NOPTIONS + 2];
+    for (size_t i = 0; i < NOPTIONS; i++)
+        longopts[i] = (struct option){options[i].name, options[i].type == T_FLAG ? 0 : 1, NULL,
+                                      OPT_BASE + (int)i};
+    longopts[NOPTIONS] = (struct option){"help", 0, NULL, 'h'};
     int c;
     optind = 2;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) set_opt(o, c, optarg);
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c < OPT_BASE) {
+            fputs(usage, c == 'h' ? stdout : stderr);
+            exit(c == 'h' ? 0 : 2);
+        }
+        set_opt(o, &options[c - OPT_BASE], optarg);
+    }
     if (optind < argc) die_usage("unexpected argument %s", argv[optind]);
     if (mode == HB_MODE_FANOUT) o->pubs = 1;
     if (mode == HB_MODE_IDLE) o->pubs = o->subs = 0;
@@ -227,8 +274,10 @@ static int setup(hb_run_t *run, uint32_t total)
     for (uint32_t t = 0; t < T; t++) { /* a thread without subscribers never limits a backlog */
         hb_thread_t *th = &run->threads[t];
         bool subs = false;
-        for (uint32_t k = 0; k < th->nconns && !subs; k++) subs = th->conns[k].sub != NULL;
-        for (uint32_t i = 0; i < o->pubs; i++) atomic_init(&th->pub_floor[i], subs ? 0 : UINT64_MAX);
+        for (uint32_t k = 0; k < th->nconns && !subs; k++)
+            subs = th->conns[k].sub != NULL;
+        for (uint32_t i = 0; i < o->pubs; i++)
+            atomic_init(&th->pub_floor[i], subs ? 0 : UINT64_MAX);
     }
     return 0;
 }
@@ -236,13 +285,15 @@ static int setup(hb_run_t *run, uint32_t total)
 static void set_phase(hb_run_t *run, int phase)
 {
     atomic_store(&run->phase, phase);
-    for (uint32_t t = 0; t < run->nthreads; t++) hb_thread_wake(&run->threads[t]);
+    for (uint32_t t = 0; t < run->nthreads; t++)
+        hb_thread_wake(&run->threads[t]);
 }
 
 static void stop(hb_run_t *run)
 {
     set_phase(run, HB_PH_STOP);
-    for (uint32_t t = 0; t < run->nthreads; t++) hb_thread_join(&run->threads[t]);
+    for (uint32_t t = 0; t < run->nthreads; t++)
+        hb_thread_join(&run->threads[t]);
 }
 
 /* Wait until every connection is ready or has failed. */
@@ -270,10 +321,11 @@ static uint64_t delivered_now(const hb_run_t *run)
 
 static uint64_t expected_now(const hb_run_t *run)
 {
-    uint64_t sent = 0;
+    uint64_t n = 0;
     for (uint32_t i = 0; i < run->opts->pubs; i++)
-        sent += atomic_load_explicit(&run->pubs[i]->sent, memory_order_relaxed);
-    return sent * run->opts->subs;
+        n += atomic_load_explicit(&run->pubs[i]->sent, memory_order_relaxed) *
+             hb_load_subs_of(run->opts, i);
+    return n;
 }
 
 /* After publishing: wait until everything expected arrived, nothing arrived for drain_idle, or
@@ -301,6 +353,7 @@ static void collect_subs(const hb_run_t *run, const hb_thread_t *th, hb_result_t
     for (uint32_t k = 0; k < th->nconns; k++) {
         const hb_sub_t *s = th->conns[k].sub;
         for (uint32_t i = 0; s && i < o->pubs; i++) {
+            if (!hb_load_wants(o, th->conns[k].id, i)) continue;
             const hb_track_t *tr = &s->track[i];
             uint64_t sent = atomic_load(&run->pubs[i]->sent);
             r->unique += tr->unique;
@@ -322,7 +375,8 @@ static void collect(const hb_run_t *run, hb_result_t *r)
         r->acked += p->acked;
         r->ack_errors += p->ack_errors;
         r->unacked += p->inflight;
-        if ((double)p->max_lag_ns / 1e6 > r->max_lag_ms) r->max_lag_ms = (double)p->max_lag_ns / 1e6;
+        if ((double)p->max_lag_ns / 1e6 > r->max_lag_ms)
+            r->max_lag_ms = (double)p->max_lag_ns / 1e6;
     }
     for (uint32_t t = 0; t < run->nthreads; t++) {
         const hb_thread_t *th = &run->threads[t];
@@ -333,7 +387,7 @@ static void collect(const hb_run_t *run, hb_result_t *r)
         if (th->last_delivery_local > last) last = th->last_delivery_local;
         collect_subs(run, th, r);
     }
-    r->expected = r->sent * o->subs;
+    r->expected = expected_now(run);
     r->run_s = last > t0 ? (double)(last - t0) / 1e9 : 0;
     r->dropped = atomic_load(&run->dropped);
 }
@@ -357,21 +411,52 @@ static int run_idle(hb_run_t *run, hb_result_t *r)
     const hb_opts_t *o = run->opts;
     double cpu0 = cpu_self();
     sample_broker(o, r, NULL, &r->rss_before_kb);
+    (void)hb_proc_meminfo_kb("Slab", &r->slab_before_kb);
     for (uint32_t t = 0; t < run->nthreads; t++)
         if (hb_thread_start(&run->threads[t]) < 0) return -1;
     wait_connected(run, o->connections, r);
     if (!g_signal) nap(o->settle_s);
     sample_broker(o, r, NULL, &r->rss_after_kb);
+    (void)hb_proc_meminfo_kb("Slab", &r->slab_after_kb);
     r->dropped = atomic_load(&run->dropped);
     r->bench_cpu_s = cpu_self() - cpu0;
     r->signalled = g_signal;
     report(o, r);
+    uint64_t held = hb_now_ns();
     if (o->hold_s < 0)
-        while (!g_signal) nap(1);
+        while (!g_signal)
+            nap(1);
     else if (!g_signal)
         nap(o->hold_s);
+    if (o->hold_s != 0)
+        printf("  held         %.1f s, %u connections dropped meanwhile\n",
+               (double)(hb_now_ns() - held) / 1e9, atomic_load(&run->dropped) - r->dropped);
     stop(run);
     return r->failed ? 1 : 0;
+}
+
+/* CPU use over the measured window: the broker's, ours, and everybody else's on the machine. */
+typedef struct {
+    uint64_t t;
+    double broker, self, machine;
+} sample_t;
+
+static void take(const hb_opts_t *o, sample_t *s)
+{
+    s->t = hb_now_ns();
+    s->self = cpu_self();
+    if (o->broker_pid) (void)hb_proc_cpu(o->broker_pid, &s->broker);
+    (void)hb_proc_machine_busy(&s->machine);
+}
+
+static void account(const hb_opts_t *o, const sample_t *a, const sample_t *b, hb_result_t *r)
+{
+    r->window_s = (double)(b->t - a->t) / 1e9;
+    r->bench_cpu_s = b->self - a->self;
+    r->broker_cpu_s = b->broker - a->broker;
+    r->other_cpu_s = b->machine - a->machine - r->bench_cpu_s - r->broker_cpu_s;
+    if (r->other_cpu_s < 0) r->other_cpu_s = 0;
+    sample_broker(o, r, NULL, &r->rss_after_kb);
 }
 
 static int run_load(hb_run_t *run, hb_result_t *r)
@@ -388,26 +473,23 @@ static int run_load(hb_run_t *run, hb_result_t *r)
         report(o, r);
         return 1;
     }
-    double cpu0 = 0, bcpu0 = cpu_self();
-    sample_broker(o, r, &cpu0, NULL);
-    uint64_t t0 = hb_now_ns();
-    atomic_store(&run->t_start_ns, t0);
+    sample_t s0, s1;
+    take(o, &s0);
+    atomic_store(&run->t_start_ns, s0.t);
     set_phase(run, HB_PH_RUN);
     /* Publishers stop by themselves (duration or count); QoS 1/2 ones once all is acknowledged. */
-    double limit = (o->count ? 1e9 : o->duration_s) + o->drain_s + 5;
-    while (atomic_load(&run->pubs_done) < o->pubs && hb_now_ns() - t0 < (uint64_t)(limit * 1e9)) {
+    double limit = (o->by_count ? 1e9 : o->duration_s) + o->drain_s + 5;
+    while (atomic_load(&run->pubs_done) < o->pubs && hb_now_ns() - s0.t < (uint64_t)(limit * 1e9)) {
         if (nap(0.01) && atomic_load(&run->phase) == HB_PH_RUN) {
             set_phase(run, HB_PH_STOP_PUB);
-            limit = (double)(hb_now_ns() - t0) / 1e9 + o->drain_s;
+            limit = (double)(hb_now_ns() - s0.t) / 1e9 + o->drain_s;
         }
     }
-    r->pub_s = (double)(hb_now_ns() - t0) / 1e9;
-    if (!g_signal || atomic_load(&run->phase) == HB_PH_STOP_PUB) drain(run);
-    double cpu1 = 0;
-    sample_broker(o, r, &cpu1, &r->rss_after_kb);
-    r->broker_cpu_s = cpu1 - cpu0;
+    r->pub_s = (double)(hb_now_ns() - s0.t) / 1e9;
+    drain(run);
+    take(o, &s1);
+    account(o, &s0, &s1, r);
     stop(run);
-    r->bench_cpu_s = cpu_self() - bcpu0;
     collect(run, r);
     r->signalled = g_signal;
     report(o, r);
@@ -416,7 +498,8 @@ static int run_load(hb_run_t *run, hb_result_t *r)
 
 static void cleanup(hb_run_t *run)
 {
-    for (uint32_t t = 0; run->threads && t < run->nthreads; t++) hb_thread_free(&run->threads[t]);
+    for (uint32_t t = 0; run->threads && t < run->nthreads; t++)
+        hb_thread_free(&run->threads[t]);
     free(run->threads);
     free(run->pubs);
 }
@@ -428,6 +511,8 @@ int main(int argc, char **argv)
     static hb_result_t res;
     parse(&opts, argc, argv);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, SIG_DFL); /* a background job of a script starts with SIGINT ignored */
+    signal(SIGTERM, SIG_DFL);
     sigemptyset(&g_sigs);
     sigaddset(&g_sigs, SIGINT);
     sigaddset(&g_sigs, SIGTERM);
@@ -436,10 +521,11 @@ int main(int argc, char **argv)
     uint64_t nofile = 0;
     if (hb_raise_nofile(&nofile) < 0) perror("hmq-bench: setrlimit");
     uint32_t total = opts.mode == HB_MODE_IDLE ? opts.connections : opts.pubs + opts.subs;
-    uint64_t need = (uint64_t)total + 8 * opts.threads + 16;
+    uint64_t need = (uint64_t)total + 8 * (uint64_t)opts.threads + 16;
     if (nofile && need > nofile) {
-        fprintf(stderr, "hmq-bench: %u connections need about %llu descriptors, the limit is %llu\n",
-                total, (unsigned long long)need, (unsigned long long)nofile);
+        fprintf(stderr,
+                "hmq-bench: %u connections need about %llu descriptors, the limit is %llu\n", total,
+                (unsigned long long)need, (unsigned long long)nofile);
         return 2;
     }
     if (opts.threads > total) opts.threads = total ? total : 1;

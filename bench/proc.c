@@ -50,6 +50,40 @@ int hb_proc_rss_kb(int pid, uint64_t *kb)
     return rc;
 }
 
+/* CPU time every CPU of the machine spent not idle (user, nice, system, irq, softirq, steal). */
+int hb_proc_machine_busy(double *seconds)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return -1;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 8) return -1;
+    *seconds = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
+    return 0;
+}
+
+/* A field of /proc/meminfo ("Slab", "MemAvailable", ...), in kB. */
+int hb_proc_meminfo_kb(const char *key, uint64_t *kb)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return -1;
+    char line[256];
+    size_t n = strlen(key);
+    int rc = -1;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long v;
+        if (!strncmp(line, key, n) && line[n] == ':' && sscanf(line + n + 1, "%llu", &v) == 1) {
+            *kb = v;
+            rc = 0;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
 /* Raise the soft descriptor limit to the hard one; report the result. */
 int hb_raise_nofile(uint64_t *limit)
 {
