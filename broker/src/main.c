@@ -75,6 +75,14 @@ int main(int argc, char **argv)
     raise_fd_limit();
     urcu_memb_register_thread();
 
+    /* Signal handlers first: a SIGTERM right after "listening" must still shut down cleanly. */
+    uv_loop_t *loop = uv_default_loop();
+    uv_signal_t sigint, sigterm;
+    uv_signal_init(loop, &sigint);
+    uv_signal_init(loop, &sigterm);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+
     hmq_broker_t broker;
     int rc = hmq_broker_start(&broker, &cfg);
     if (rc < 0) {
@@ -83,12 +91,6 @@ int main(int argc, char **argv)
     }
     LOG_INFO("started", "version=%s workers=%u", HOOKMQ_VERSION, broker.nworkers);
 
-    uv_loop_t *loop = uv_default_loop();
-    uv_signal_t sigint, sigterm;
-    uv_signal_init(loop, &sigint);
-    uv_signal_init(loop, &sigterm);
-    uv_signal_start(&sigint, on_signal, SIGINT);
-    uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_run(loop, UV_RUN_DEFAULT);
 
     hmq_broker_stop(&broker);

@@ -9,7 +9,8 @@
 - `proto`: MQTT 3.1.1 and 5.0, for features that exist in both.
 
 Environment: HOOKMQ_BIN (the binary), HMQ_TEST_BROKER=hookmq|mosquitto (mosquitto is only a
-peer to debug the tests against), HMQ_TEST_WORKERS (e.g. "4" to run one variant).
+peer to debug the tests against), HMQ_TEST_WORKERS (e.g. "4" to run one variant), HMQ_TEST_RUN_DEVIATING=1 (run the
+mosquitto_deviates tests against mosquitto too, to re-check the recorded deviations).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 
 import pytest
 
-from helpers import IS_MOSQUITTO, V5, V311, BrokerProcess
+from helpers import ASAN, IS_MOSQUITTO, SANITIZER_PATTERNS, V5, V311, BrokerProcess
 
 if os.environ.get("HMQ_TEST_WORKERS"):
     WORKERS = [int(w) for w in os.environ["HMQ_TEST_WORKERS"].split(",")]
@@ -29,6 +30,10 @@ else:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not IS_MOSQUITTO and not os.environ.get("HOOKMQ_BIN"):
+        raise pytest.UsageError(
+            "HOOKMQ_BIN must name the hookmq binary (make system sets it); "
+            "HMQ_TEST_BROKER=mosquitto runs the tests against mosquitto instead")
     config.addinivalue_line(
         "markers",
         "mosquitto_deviates(reason): mosquitto 2.0.11 deviates from the MQTT specification or "
@@ -36,7 +41,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not IS_MOSQUITTO:
+    if ASAN:  # sanitizer builds run several times slower: triple pytest.ini's per-test timeout
+        for item in items:
+            item.add_marker(pytest.mark.timeout(3 * int(config.getini("timeout") or 120)))
+    if not IS_MOSQUITTO or os.environ.get("HMQ_TEST_RUN_DEVIATING"):
         return
     for item in items:
         marker = item.get_closest_marker("mosquitto_deviates")
@@ -81,8 +89,11 @@ def start_broker(workers: int, tmp_path, request: pytest.FixtureRequest):
         found = b.stop()
         call = getattr(request.node, "rep_call", None)
         if found or (call is not None and call.failed):
-            print(f"--- {b.kind} (port {b.port}, workers {b.workers}) stderr tail ---")
-            print(b.stderr_tail(80))
+            text = b.stderr_text()
+            sanitizer = SANITIZER_PATTERNS.search(text)
+            shown = text[sanitizer.start():] if sanitizer else b.stderr_tail(80)
+            print(f"--- {b.kind} (port {b.port}, workers {b.workers}) stderr ---")
+            print(shown[-20000:])
         problems += [f"{b.kind} on port {b.port}: {p}" for p in found]
     if problems:
         pytest.fail("; ".join(problems), pytrace=False)

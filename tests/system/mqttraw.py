@@ -598,6 +598,25 @@ class RawClient:
             assert rel.pid == p.pid, f"PUBREL {rel!r} for PUBLISH {p!r}"
             self.send(pubcomp(p.pid, self.version))
 
+    def collect_until(self, payload: bytes, timeout: float | None = None) -> list[Packet]:
+        """PUBLISH packets received before the one carrying `payload` (a marker), completing
+        every QoS 1/2 flow on the way (PUBACK; PUBREC, then PUBCOMP for each PUBREL)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        got: list[Packet] = []
+        while True:
+            p = self.recv(max(0.0, deadline - time.monotonic()))
+            if p.type == PUBREL:
+                self.send(pubcomp(p.pid, self.version))
+                continue
+            assert p.type == PUBLISH, f"unexpected {p!r}"
+            if p.qos == 1:
+                self.send(puback(p.pid, self.version))
+            elif p.qos == 2:
+                self.send(pubrec(p.pid, self.version))
+            if p.payload == payload:
+                return got
+            got.append(p)
+
     def disconnect(self, rc: int | None = None, props=None) -> None:
         self.send(disconnect(self.version, rc, props))
         self.close()

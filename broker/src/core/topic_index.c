@@ -462,14 +462,19 @@ void hmq_topic_index_free(hmq_topic_index_t *idx)
     struct cds_lfht_iter it;
     tsub_t *s;
     tnode_t *n;
+    struct cds_lfht_node *ht;
+    /* Plain iteration: cds_lfht_for_each_entry applies container_of to the final NULL, which
+     * UBSan reports as pointer arithmetic on NULL. */
     rcu_read_lock();
-    cds_lfht_for_each_entry(idx->subs, &it, s, ht)
-    {
+    for (cds_lfht_first(idx->subs, &it); (ht = cds_lfht_iter_get_node(&it)) != NULL;
+         cds_lfht_next(idx->subs, &it)) {
+        s = caa_container_of(ht, tsub_t, ht);
         cds_lfht_del(idx->subs, &s->ht);
         call_rcu(&s->rcu, sub_free_rcu);
     }
-    cds_lfht_for_each_entry(idx->nodes, &it, n, ht)
-    {
+    for (cds_lfht_first(idx->nodes, &it); (ht = cds_lfht_iter_get_node(&it)) != NULL;
+         cds_lfht_next(idx->nodes, &it)) {
+        n = caa_container_of(ht, tnode_t, ht);
         cds_lfht_del(idx->nodes, &n->ht);
         node_release(n);
     }
