@@ -46,10 +46,10 @@ unit-asan: build-asan
 	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS)
 
 system: build pydeps
-	HOOKMQ_BIN=$(CURDIR)/$(BUILD)/hookmq $(PY) -m pytest -q tests/system
+	HOOKMQ_BIN=$(CURDIR)/$(BUILD)/hookmq $(PY) -m pytest -q -n 2 tests/system
 
 system-asan: build-asan pydeps
-	HOOKMQ_BIN=$(CURDIR)/$(BUILD_ASAN)/hookmq HOOKMQ_ASAN=1 $(PY) -m pytest -q tests/system
+	HOOKMQ_BIN=$(CURDIR)/$(BUILD_ASAN)/hookmq HOOKMQ_ASAN=1 $(PY) -m pytest -q -n 2 tests/system
 
 fuzz: build-fuzz
 	@scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)

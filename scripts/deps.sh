@@ -10,7 +10,7 @@ PKGS=(
   libgrpc-dev protobuf-compiler protobuf-c-compiler libprotobuf-c-dev protobuf-compiler-grpc
   librdkafka-dev librocksdb-dev
   clang libclang-rt-14-dev clang-format clang-tidy
-  mosquitto mosquitto-clients valgrind
+  mosquitto mosquitto-clients valgrind openssl haproxy
   python3-venv
 )
 

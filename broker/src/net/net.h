@@ -3,4 +3,8 @@
  */
 #ifndef HMQ_NET_H
 #define HMQ_NET_H
+
+#include "net/proxy.h"
+#include "net/tls.h"
+
 #endif

@@ -20,9 +20,8 @@ static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
 /* ---- CRC32C: reflected polynomial 0x82F63B78, processed a nibble at a time ---------------- */
 
 static const uint32_t crc32c_nibble[16] = {
-    0x00000000, 0x105ec76f, 0x20bd8ede, 0x30e349b1, 0x417b1dbc, 0x5125dad3,
-    0x61c69362, 0x7198540d, 0x82f63b78, 0x92a8fc17, 0xa24bb5a6, 0xb21572c9,
-    0xc38d26c4, 0xd3d3e1ab, 0xe330a81a, 0xf36e6f75,
+    0x00000000, 0x105ec76f, 0x20bd8ede, 0x30e349b1, 0x417b1dbc, 0x5125dad3, 0x61c69362, 0x7198540d,
+    0x82f63b78, 0x92a8fc17, 0xa24bb5a6, 0xb21572c9, 0xc38d26c4, 0xd3d3e1ab, 0xe330a81a, 0xf36e6f75,
 };
 
 uint32_t hmq_crc32c(uint32_t crc, const void *data, size_t len)
@@ -59,12 +58,15 @@ static bool char_ok(chclass_t cls, uint8_t ch)
 {
     bool digit = ch >= '0' && ch <= '9';
     switch (cls) {
-    case CH_PROTO: return digit || (ch >= 'A' && ch <= 'Z');
-    case CH_IP4: return digit || ch == '.';
+    case CH_PROTO:
+        return digit || (ch >= 'A' && ch <= 'Z');
+    case CH_IP4:
+        return digit || ch == '.';
     case CH_IP6:
         return digit || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') || ch == ':' ||
                ch == '.';
-    case CH_PORT: return digit;
+    case CH_PORT:
+        return digit;
     }
     return false;
 }
@@ -109,7 +111,8 @@ static bool v1_ip4(const uint8_t *s, size_t n, struct in_addr *out)
     size_t i = 0;
     for (int part = 0; part < 4; part++) {
         size_t j = i;
-        while (j < n && s[j] != '.') j++;
+        while (j < n && s[j] != '.')
+            j++;
         unsigned v;
         if (!v1_number(s + i, j - i, 255, &v) || j - i > 3) return false;
         b[part] = (uint8_t)v;
@@ -182,7 +185,8 @@ static int v1_body(cursor_t *c, hmq_proxy_info_t *out)
     size_t n;
     /* the protocol ends with a space, or with CR for a bare "UNKNOWN" */
     const uint8_t *proto = c->p;
-    while (c->p < c->end && char_ok(CH_PROTO, *c->p) && c->p - proto < 7) c->p++;
+    while (c->p < c->end && char_ok(CH_PROTO, *c->p) && c->p - proto < 7)
+        c->p++;
     n = (size_t)(c->p - proto);
     if (c->p == c->end) {
         /* still a prefix of one of the three names? */
@@ -265,12 +269,23 @@ static int parse_ssl(const uint8_t *v, size_t n, hmq_proxy_info_t *out)
         const uint8_t *val = v + p + 3;
         hmq_proxy_slice_t *dst = NULL;
         switch (type) {
-        case HMQ_PP2_SUBTYPE_SSL_VERSION: dst = &out->ssl.version; break;
-        case HMQ_PP2_SUBTYPE_SSL_CN: dst = &out->ssl.cn; break;
-        case HMQ_PP2_SUBTYPE_SSL_CIPHER: dst = &out->ssl.cipher; break;
-        case HMQ_PP2_SUBTYPE_SSL_SIG_ALG: dst = &out->ssl.sig_alg; break;
-        case HMQ_PP2_SUBTYPE_SSL_KEY_ALG: dst = &out->ssl.key_alg; break;
-        default: break; /* unknown sub-TLV: skipped */
+        case HMQ_PP2_SUBTYPE_SSL_VERSION:
+            dst = &out->ssl.version;
+            break;
+        case HMQ_PP2_SUBTYPE_SSL_CN:
+            dst = &out->ssl.cn;
+            break;
+        case HMQ_PP2_SUBTYPE_SSL_CIPHER:
+            dst = &out->ssl.cipher;
+            break;
+        case HMQ_PP2_SUBTYPE_SSL_SIG_ALG:
+            dst = &out->ssl.sig_alg;
+            break;
+        case HMQ_PP2_SUBTYPE_SSL_KEY_ALG:
+            dst = &out->ssl.key_alg;
+            break;
+        default:
+            break; /* unknown sub-TLV: skipped */
         }
         if (dst && set_once(dst, &seen[type - HMQ_PP2_SUBTYPE_SSL_VERSION], val, l, true) < 0)
             return HMQ_PROXY_E_MALFORMED;
@@ -284,9 +299,12 @@ enum { SEEN_ALPN, SEEN_AUTH, SEEN_CRC, SEEN_UID, SEEN_SSL, SEEN_NETNS, SEEN_N };
 static int parse_tlv(uint8_t type, const uint8_t *v, size_t l, bool *seen, hmq_proxy_info_t *out)
 {
     switch (type) {
-    case HMQ_PP2_TYPE_ALPN: return set_once(&out->alpn, &seen[SEEN_ALPN], v, l, false);
-    case HMQ_PP2_TYPE_AUTHORITY: return set_once(&out->authority, &seen[SEEN_AUTH], v, l, true);
-    case HMQ_PP2_TYPE_NETNS: return set_once(&out->netns, &seen[SEEN_NETNS], v, l, true);
+    case HMQ_PP2_TYPE_ALPN:
+        return set_once(&out->alpn, &seen[SEEN_ALPN], v, l, false);
+    case HMQ_PP2_TYPE_AUTHORITY:
+        return set_once(&out->authority, &seen[SEEN_AUTH], v, l, true);
+    case HMQ_PP2_TYPE_NETNS:
+        return set_once(&out->netns, &seen[SEEN_NETNS], v, l, true);
     case HMQ_PP2_TYPE_UNIQUE_ID:
         if (l > 128) return HMQ_PROXY_E_MALFORMED;
         return set_once(&out->unique_id, &seen[SEEN_UID], v, l, false);
@@ -300,7 +318,8 @@ static int parse_tlv(uint8_t type, const uint8_t *v, size_t l, bool *seen, hmq_p
         if (seen[SEEN_SSL]) return HMQ_PROXY_E_MALFORMED;
         seen[SEEN_SSL] = true;
         return parse_ssl(v, l, out);
-    default: return 0; /* NOOP, custom, experimental, future: skipped */
+    default:
+        return 0; /* NOOP, custom, experimental, future: skipped */
     }
 }
 
@@ -336,7 +355,8 @@ static void v2_addresses(const uint8_t *a, uint8_t fam, hmq_proxy_info_t *out)
 {
     switch (fam >> 4) {
     case 1: {
-        struct sockaddr_in *s = (struct sockaddr_in *)&out->src, *d = (struct sockaddr_in *)&out->dst;
+        struct sockaddr_in *s = (struct sockaddr_in *)&out->src,
+                           *d = (struct sockaddr_in *)&out->dst;
         s->sin_family = d->sin_family = AF_INET;
         memcpy(&s->sin_addr, a, 4);
         memcpy(&d->sin_addr, a + 4, 4);
@@ -357,7 +377,8 @@ static void v2_addresses(const uint8_t *a, uint8_t fam, hmq_proxy_info_t *out)
         break;
     }
     case 3: {
-        struct sockaddr_un *s = (struct sockaddr_un *)&out->src, *d = (struct sockaddr_un *)&out->dst;
+        struct sockaddr_un *s = (struct sockaddr_un *)&out->src,
+                           *d = (struct sockaddr_un *)&out->dst;
         _Static_assert(sizeof(s->sun_path) >= 108, "sun_path holds a v2 UNIX address");
         s->sun_family = d->sun_family = AF_UNIX;
         memcpy(s->sun_path, a, 108);
@@ -378,11 +399,23 @@ static int parse_v2(const uint8_t *buf, size_t len, size_t cap, hmq_proxy_info_t
     uint8_t fam = buf[13];
     size_t addr_len;
     switch (fam) {
-    case 0x00: addr_len = 0; break;
-    case 0x11: case 0x12: addr_len = 12; break;
-    case 0x21: case 0x22: addr_len = 36; break;
-    case 0x31: case 0x32: addr_len = 216; break;
-    default: return HMQ_PROXY_E_MALFORMED;
+    case 0x00:
+        addr_len = 0;
+        break;
+    case 0x11:
+    case 0x12:
+        addr_len = 12;
+        break;
+    case 0x21:
+    case 0x22:
+        addr_len = 36;
+        break;
+    case 0x31:
+    case 0x32:
+        addr_len = 216;
+        break;
+    default:
+        return HMQ_PROXY_E_MALFORMED;
     }
     if (len < 16) return NEED;
     size_t hlen = 16 + (size_t)be16(buf + 14);
@@ -452,10 +485,15 @@ bool hmq_proxy_tlv_next(const hmq_proxy_info_t *info, size_t *pos, uint8_t *type
 const char *hmq_proxy_strerror(int err)
 {
     switch (err) {
-    case HMQ_PROXY_E_NOT_PROXY: return "not a PROXY protocol header";
-    case HMQ_PROXY_E_MALFORMED: return "malformed PROXY protocol header";
-    case HMQ_PROXY_E_TOO_LARGE: return "PROXY protocol header too large";
-    case HMQ_PROXY_E_CRC: return "PROXY protocol v2 CRC32C mismatch";
-    default: return err >= 0 ? "ok" : "unknown PROXY protocol error";
+    case HMQ_PROXY_E_NOT_PROXY:
+        return "not a PROXY protocol header";
+    case HMQ_PROXY_E_MALFORMED:
+        return "malformed PROXY protocol header";
+    case HMQ_PROXY_E_TOO_LARGE:
+        return "PROXY protocol header too large";
+    case HMQ_PROXY_E_CRC:
+        return "PROXY protocol v2 CRC32C mismatch";
+    default:
+        return err >= 0 ? "ok" : "unknown PROXY protocol error";
     }
 }

@@ -79,9 +79,9 @@ typedef struct {
 } hmq_proxy_slice_t;
 
 typedef struct {
-    uint8_t version; /* 1 or 2 */
-    uint8_t command; /* hmq_proxy_cmd_t */
-    uint8_t family;  /* hmq_proxy_family_t */
+    uint8_t version;     /* 1 or 2 */
+    uint8_t command;     /* hmq_proxy_cmd_t */
+    uint8_t family;      /* hmq_proxy_family_t */
     uint32_t header_len; /* bytes consumed (the return value of hmq_proxy_parse) */
     /* src = the client as seen by the proxy, dst = the address the client connected to.
      * ss_family is AF_UNSPEC when family is UNSPEC. Ports in network order, as in sockaddr. */

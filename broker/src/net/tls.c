@@ -25,10 +25,10 @@ struct hmq_tls {
     void *data;
     const uint8_t *in; /* the slice being fed (only during hmq_tls_feed) */
     size_t in_len;
-    int rc;            /* sticky error */
-    int send_rc;       /* what cb->send returned when it failed */
+    int rc;      /* sticky error */
+    int send_rc; /* what cb->send returned when it failed */
     uint8_t state;
-    char *error;       /* readable reason, allocated on failure */
+    char *error; /* readable reason, allocated on failure */
 };
 
 /* ---- the BIO ------------------------------------------------------------------------------- */
@@ -66,10 +66,14 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
     hmq_tls_t *t = BIO_get_data(b);
     switch (cmd) {
-    case BIO_CTRL_FLUSH: return 1;
-    case BIO_CTRL_PENDING: return t ? (long)t->in_len : 0;
-    case BIO_CTRL_WPENDING: return 0;
-    default: return 0;
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_PENDING:
+        return t ? (long)t->in_len : 0;
+    case BIO_CTRL_WPENDING:
+        return 0;
+    default:
+        return 0;
     }
 }
 
@@ -211,9 +215,13 @@ static int do_read(hmq_tls_t *t, uint8_t *plain, size_t cap)
             continue;
         }
         switch (SSL_get_error(t->ssl, 0)) {
-        case SSL_ERROR_WANT_READ: return t->send_rc < 0 ? fail(t, 0) : 0;
-        case SSL_ERROR_ZERO_RETURN: t->state = ST_PEER_CLOSED; return HMQ_TLS_CLOSED;
-        default: return fail(t, HMQ_TLS_E_PROTOCOL);
+        case SSL_ERROR_WANT_READ:
+            return t->send_rc < 0 ? fail(t, 0) : 0;
+        case SSL_ERROR_ZERO_RETURN:
+            t->state = ST_PEER_CLOSED;
+            return HMQ_TLS_CLOSED;
+        default:
+            return fail(t, HMQ_TLS_E_PROTOCOL);
         }
     }
 }

@@ -33,9 +33,9 @@ typedef struct hmq_tls hmq_tls_t;
 enum hmq_tls_err {
     HMQ_TLS_E_CONFIG = -1001,    /* context: a file or option is wrong (see the error text) */
     HMQ_TLS_E_NOMEM = -1002,     /* out of memory */
-    HMQ_TLS_E_HANDSHAKE = -1003, /* handshake failed; an alert is queued; hmq_tls_error() says why */
-    HMQ_TLS_E_PROTOCOL = -1004,  /* TLS error after the handshake (bad record, unexpected message) */
-    HMQ_TLS_E_STATE = -1005,     /* call not valid now (write before handshake or after close) */
+    HMQ_TLS_E_HANDSHAKE = -1003, /* handshake failed (alert queued); see hmq_tls_error() */
+    HMQ_TLS_E_PROTOCOL = -1004, /* TLS error after the handshake (bad record, unexpected message) */
+    HMQ_TLS_E_STATE = -1005,    /* call not valid now (write before handshake or after close) */
 };
 #define HMQ_TLS_CLOSED 1 /* hmq_tls_feed(): the peer sent close_notify */
 
@@ -67,11 +67,11 @@ typedef struct {
     int verify_depth;                  /* max intermediates in a client chain; default 5 */
     hmq_tls_version_t min_version;     /* default 1.2 */
     hmq_tls_version_t max_version;     /* default 1.3 */
-    const char *ciphers;      /* TLS 1.2 cipher list; NULL: ECDHE + AEAD only (see tls.c) */
-    const char *ciphersuites; /* TLS 1.3 suites; NULL: AES-128-GCM, AES-256-GCM, CHACHA20 */
-    const char *groups;       /* key exchange groups; NULL: "X25519:P-256:P-384" */
-    const char *alpn;         /* comma-separated protocols to accept, e.g. "mqtt"; NULL: none.
-                               * A client offering none of them gets no ALPN (not an error). */
+    const char *ciphers;           /* TLS 1.2 cipher list; NULL: ECDHE + AEAD only (see tls.c) */
+    const char *ciphersuites;      /* TLS 1.3 suites; NULL: AES-128-GCM, AES-256-GCM, CHACHA20 */
+    const char *groups;            /* key exchange groups; NULL: "X25519:P-256:P-384" */
+    const char *alpn;              /* comma-separated protocols to accept, e.g. "mqtt"; NULL: none.
+                                    * A client offering none of them gets no ALPN (not an error). */
     const hmq_tls_sni_cert_t *sni; /* extra certificates by server name (copied) */
     size_t sni_count;
     /* Resumption. Tickets (default on): stateless, in TLS 1.2 and 1.3, encrypted with keys
@@ -145,7 +145,7 @@ bool hmq_tls_has_peer_cert(const hmq_tls_t *t);
 
 typedef enum {
     HMQ_TLS_SAN_DNS = 1,
-    HMQ_TLS_SAN_IP,    /* textual: "192.0.2.1", "2001:db8::1" */
+    HMQ_TLS_SAN_IP, /* textual: "192.0.2.1", "2001:db8::1" */
     HMQ_TLS_SAN_URI,
     HMQ_TLS_SAN_EMAIL,
 } hmq_tls_san_type_t;
@@ -160,14 +160,14 @@ typedef struct {
 typedef struct {
     const char *version, *cipher, *sni, *alpn;
     bool resumed;
-    bool has_cert;             /* the fields below are set only when true */
-    long verify_result;        /* X509_V_OK (0) when verified */
-    const char *verify_error;  /* "ok", "certificate revoked", ... */
-    const char *subject;       /* RFC 2253, UTF-8: "CN=device-42,O=Acme Pay,C=CN" */
-    const char *issuer;        /* RFC 2253 */
-    const char *cn;            /* first commonName, UTF-8 */
-    const char *serial;        /* uppercase hex, "0A1F..." */
-    const char *sha256;        /* fingerprint of the DER, 64 lowercase hex digits */
+    bool has_cert;                 /* the fields below are set only when true */
+    long verify_result;            /* X509_V_OK (0) when verified */
+    const char *verify_error;      /* "ok", "certificate revoked", ... */
+    const char *subject;           /* RFC 2253, UTF-8: "CN=device-42,O=Acme Pay,C=CN" */
+    const char *issuer;            /* RFC 2253 */
+    const char *cn;                /* first commonName, UTF-8 */
+    const char *serial;            /* uppercase hex, "0A1F..." */
+    const char *sha256;            /* fingerprint of the DER, 64 lowercase hex digits */
     int64_t not_before, not_after; /* Unix seconds */
     size_t san_count;
     const hmq_tls_san_t *sans; /* DNS, IP, URI and email SANs in certificate order */
@@ -182,8 +182,8 @@ void hmq_tls_identity_free(hmq_tls_identity_t *id);
  * `use_identity_as: cn`). */
 typedef enum {
     HMQ_TLS_NAME_CN = 1,
-    HMQ_TLS_NAME_SAN,       /* first DNS/IP/URI/email SAN */
-    HMQ_TLS_NAME_SAN_DNS,   /* first of that type */
+    HMQ_TLS_NAME_SAN,     /* first DNS/IP/URI/email SAN */
+    HMQ_TLS_NAME_SAN_DNS, /* first of that type */
     HMQ_TLS_NAME_SAN_IP,
     HMQ_TLS_NAME_SAN_URI,
     HMQ_TLS_NAME_SAN_EMAIL,

@@ -342,7 +342,8 @@ static int alpn_wire(hmq_tls_ctx_t *ctx, char *err, size_t errlen)
     for (const char *p = list; *p;) {
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == 0 || len > 255) return config_error(err, errlen, "alpn \"%s\": bad protocol", list);
+        if (len == 0 || len > 255)
+            return config_error(err, errlen, "alpn \"%s\": bad protocol", list);
         ctx->alpn[w++] = (uint8_t)len;
         memcpy(ctx->alpn + w, p, len);
         w += len;
@@ -392,8 +393,10 @@ static int setup_protocol(hmq_tls_ctx_t *ctx, SSL_CTX *s, char *err, size_t errl
         return config_error(err, errlen, "min_version/max_version: must be 1.2 or 1.3, min <= max");
     if (!SSL_CTX_set_min_proto_version(s, min) || !SSL_CTX_set_max_proto_version(s, max))
         return config_error(err, errlen, "tls versions");
+    /* server order, except that a client preferring ChaCha20 (no AES hardware: most
+     * microcontrollers) gets it */
     SSL_CTX_set_options(s, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                               SSL_OP_NO_COMPRESSION);
+                               SSL_OP_PRIORITIZE_CHACHA | SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(s, SSL_MODE_RELEASE_BUFFERS);
     const char *ciphers = c->ciphers ? c->ciphers : DEFAULT_CIPHERS;
     if (!SSL_CTX_set_cipher_list(s, ciphers))
@@ -408,7 +411,7 @@ static int setup_protocol(hmq_tls_ctx_t *ctx, SSL_CTX *s, char *err, size_t errl
     return 0;
 }
 
-static int setup_verify(hmq_tls_ctx_t *ctx, SSL_CTX *s, STACK_OF(X509_NAME) *ca_names)
+static int setup_verify(hmq_tls_ctx_t *ctx, SSL_CTX *s, STACK_OF(X509_NAME) * ca_names)
 {
     const hmq_tls_config_t *c = &ctx->cfg;
     if (c->client_cert == HMQ_TLS_CLIENT_CERT_NONE) return 0;
@@ -450,7 +453,7 @@ static void setup_resumption(hmq_tls_ctx_t *ctx, SSL_CTX *s)
 }
 
 static SSL_CTX *build_ssl_ctx(hmq_tls_ctx_t *ctx, const char *cert, const char *key,
-                              const char *pass, STACK_OF(X509_NAME) *ca_names, char *err,
+                              const char *pass, STACK_OF(X509_NAME) * ca_names, char *err,
                               size_t errlen, int *rc)
 {
     SSL_CTX *s = SSL_CTX_new(TLS_server_method());
@@ -475,7 +478,7 @@ static SSL_CTX *build_ssl_ctx(hmq_tls_ctx_t *ctx, const char *cert, const char *
 }
 
 /* Client CA bundle and CRLs into one X509_STORE shared by the default and SNI contexts. */
-static int build_store(hmq_tls_ctx_t *ctx, STACK_OF(X509_NAME) **ca_names, char *err,
+static int build_store(hmq_tls_ctx_t *ctx, STACK_OF(X509_NAME) * *ca_names, char *err,
                        size_t errlen)
 {
     const hmq_tls_config_t *c = &ctx->cfg;
@@ -511,7 +514,7 @@ static void ctx_free(hmq_tls_ctx_t *ctx)
     free(ctx);
 }
 
-static int build_sni(hmq_tls_ctx_t *ctx, STACK_OF(X509_NAME) *ca_names, char *err, size_t errlen)
+static int build_sni(hmq_tls_ctx_t *ctx, STACK_OF(X509_NAME) * ca_names, char *err, size_t errlen)
 {
     const hmq_tls_config_t *c = &ctx->cfg;
     if (!c->sni_count) return 0;
@@ -523,12 +526,13 @@ static int build_sni(hmq_tls_ctx_t *ctx, STACK_OF(X509_NAME) *ca_names, char *er
             return config_error(err, errlen, "sni[%zu]: server_name is required", i);
         ctx->sni[i].name = strdup(e->server_name);
         if (!ctx->sni[i].name) return HMQ_TLS_E_NOMEM;
-        for (char *p = ctx->sni[i].name; *p; p++) *p = (char)tolower((unsigned char)*p);
+        for (char *p = ctx->sni[i].name; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
         ctx->sni_count = i + 1;
         int rc;
         char sub[256];
-        ctx->sni[i].ssl = build_ssl_ctx(ctx, e->cert_file, e->key_file, e->key_passphrase,
-                                        ca_names, sub, sizeof(sub), &rc);
+        ctx->sni[i].ssl = build_ssl_ctx(ctx, e->cert_file, e->key_file, e->key_passphrase, ca_names,
+                                        sub, sizeof(sub), &rc);
         if (!ctx->sni[i].ssl) {
             if (err && errlen) snprintf(err, errlen, "sni %s: %s", e->server_name, sub);
             return rc;

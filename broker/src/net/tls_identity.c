@@ -30,7 +30,8 @@ static size_t put(arena_t *a, const char *s, size_t n)
     if (!s) return 0;
     if (a->len + n + 1 > a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 512;
-        while (cap < a->len + n + 1) cap *= 2;
+        while (cap < a->len + n + 1)
+            cap *= 2;
         char *b = realloc(a->buf, cap);
         if (!b) {
             a->oom = true;
@@ -135,11 +136,24 @@ static size_t collect_sans(arena_t *a, X509 *cert, san_off_t **out)
         const ASN1_STRING *s = NULL;
         hmq_tls_san_type_t type;
         switch (g->type) {
-        case GEN_DNS: s = g->d.dNSName; type = HMQ_TLS_SAN_DNS; break;
-        case GEN_URI: s = g->d.uniformResourceIdentifier; type = HMQ_TLS_SAN_URI; break;
-        case GEN_EMAIL: s = g->d.rfc822Name; type = HMQ_TLS_SAN_EMAIL; break;
-        case GEN_IPADD: s = g->d.iPAddress; type = HMQ_TLS_SAN_IP; break;
-        default: continue;
+        case GEN_DNS:
+            s = g->d.dNSName;
+            type = HMQ_TLS_SAN_DNS;
+            break;
+        case GEN_URI:
+            s = g->d.uniformResourceIdentifier;
+            type = HMQ_TLS_SAN_URI;
+            break;
+        case GEN_EMAIL:
+            s = g->d.rfc822Name;
+            type = HMQ_TLS_SAN_EMAIL;
+            break;
+        case GEN_IPADD:
+            s = g->d.iPAddress;
+            type = HMQ_TLS_SAN_IP;
+            break;
+        default:
+            continue;
         }
         const unsigned char *p = ASN1_STRING_get0_data(s);
         int len = ASN1_STRING_length(s);
@@ -255,15 +269,24 @@ const char *hmq_tls_identity_name(const hmq_tls_identity_t *id, hmq_tls_name_t w
 {
     if (!id || !id->has_cert || id->verify_result != 0) return NULL;
     switch (which) {
-    case HMQ_TLS_NAME_CN: return id->cn;
-    case HMQ_TLS_NAME_SAN: return first_san(id, 0);
-    case HMQ_TLS_NAME_SAN_DNS: return first_san(id, HMQ_TLS_SAN_DNS);
-    case HMQ_TLS_NAME_SAN_IP: return first_san(id, HMQ_TLS_SAN_IP);
-    case HMQ_TLS_NAME_SAN_URI: return first_san(id, HMQ_TLS_SAN_URI);
-    case HMQ_TLS_NAME_SAN_EMAIL: return first_san(id, HMQ_TLS_SAN_EMAIL);
-    case HMQ_TLS_NAME_SUBJECT: return id->subject;
-    case HMQ_TLS_NAME_SERIAL: return id->serial;
-    case HMQ_TLS_NAME_SHA256: return id->sha256;
+    case HMQ_TLS_NAME_CN:
+        return id->cn;
+    case HMQ_TLS_NAME_SAN:
+        return first_san(id, 0);
+    case HMQ_TLS_NAME_SAN_DNS:
+        return first_san(id, HMQ_TLS_SAN_DNS);
+    case HMQ_TLS_NAME_SAN_IP:
+        return first_san(id, HMQ_TLS_SAN_IP);
+    case HMQ_TLS_NAME_SAN_URI:
+        return first_san(id, HMQ_TLS_SAN_URI);
+    case HMQ_TLS_NAME_SAN_EMAIL:
+        return first_san(id, HMQ_TLS_SAN_EMAIL);
+    case HMQ_TLS_NAME_SUBJECT:
+        return id->subject;
+    case HMQ_TLS_NAME_SERIAL:
+        return id->serial;
+    case HMQ_TLS_NAME_SHA256:
+        return id->sha256;
     }
     return NULL;
 }

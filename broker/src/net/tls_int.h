@@ -19,14 +19,14 @@ typedef struct {
 
 struct hmq_tls_ctx {
     atomic_int refs;
-    SSL_CTX *ssl;             /* default certificate; the session context of every connection */
-    hmq_tls_sni_ctx_t *sni;   /* switched to in the servername callback */
+    SSL_CTX *ssl;           /* default certificate; the session context of every connection */
+    hmq_tls_sni_ctx_t *sni; /* switched to in the servername callback */
     size_t sni_count;
-    X509_STORE *store;        /* client CA + CRL, shared by all SSL_CTX of this context */
-    hmq_ticket_keys_t *keys;  /* shared with reloaded contexts; NULL when tickets are off */
-    uint8_t *alpn;            /* wire format (length-prefixed protocols) */
+    X509_STORE *store;       /* client CA + CRL, shared by all SSL_CTX of this context */
+    hmq_ticket_keys_t *keys; /* shared with reloaded contexts; NULL when tickets are off */
+    uint8_t *alpn;           /* wire format (length-prefixed protocols) */
     size_t alpn_len;
-    hmq_tls_config_t cfg;     /* deep copy, for reload */
+    hmq_tls_config_t cfg; /* deep copy, for reload */
 };
 
 /* The connection's SSL once the handshake is done, else NULL (for tls_identity.c). */
