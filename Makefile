@@ -10,7 +10,7 @@ PY         := $(VENV)/bin/python
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all deps pydeps build build-asan build-fuzz run test unit unit-asan system system-asan fuzz bench clean format
+.PHONY: all deps pydeps build build-asan build-fuzz run test unit unit-asan system system-asan fuzz sdk bench clean format
 
 all: build
 
@@ -34,7 +34,7 @@ build-asan: deps
 
 build-fuzz: deps
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOOKMQ_FUZZ=ON -DHOOKMQ_TESTS=OFF >/dev/null
-	@cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzzers
 
 run: build
 	$(BUILD)/hookmq $(ARGS)
@@ -54,8 +54,13 @@ system-asan: build-asan pydeps
 fuzz: build-fuzz
 	@scripts/fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
-# Every test: unit (normal and ASan+UBSan), system (normal and ASan+UBSan, 1 and 4 workers), fuzz.
-test: unit unit-asan system system-asan fuzz
+# The Python hook SDK: its own venv from PyPI, generated-code check, mypy --strict, pytest.
+sdk:
+	sdk-python/scripts/test.sh
+
+# Every test: unit (normal and ASan+UBSan), system (normal and ASan+UBSan, 1 and 4 workers),
+# the Python SDK, fuzz.
+test: unit unit-asan system system-asan sdk fuzz
 
 bench: build
 	bench/compare.sh

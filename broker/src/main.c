@@ -33,6 +33,12 @@ static void raise_fd_limit(void)
     }
 }
 
+static void on_hup(uv_signal_t *s, int signum)
+{
+    LOG_INFO("reload", "signal=%d", signum);
+    hmq_broker_reload_tls(s->data);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     LOG_INFO("shutdown", "signal=%d", signum);
@@ -86,9 +92,13 @@ int main(int argc, char **argv)
     hmq_broker_t broker;
     int rc = hmq_broker_start(&broker, &cfg);
     if (rc < 0) {
-        LOG_ERROR("start_failed", "error=\"%s\"", uv_strerror(rc));
+        LOG_ERROR("start_failed", "error=\"%s\"", rc <= -1000 ? "see above" : uv_strerror(rc));
         return 1;
     }
+    uv_signal_t sighup;
+    uv_signal_init(loop, &sighup);
+    sighup.data = &broker;
+    uv_signal_start(&sighup, on_hup, SIGHUP);
     LOG_INFO("started", "version=%s workers=%u", HOOKMQ_VERSION, broker.nworkers);
 
     uv_run(loop, UV_RUN_DEFAULT);
@@ -96,6 +106,7 @@ int main(int argc, char **argv)
     hmq_broker_stop(&broker);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_close((uv_handle_t *)&sigterm, NULL);
+    uv_close((uv_handle_t *)&sighup, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     urcu_memb_barrier(); /* let call_rcu frees run before exit (leak checkers) */

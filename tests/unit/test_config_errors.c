@@ -103,7 +103,14 @@ static void test_bad_enums_and_strings(void **state)
     assert_error("t.yaml:1: limits.queue_policy: expected one of drop_newest, drop_oldest, got "
                  "'drop_all'");
     load_fails("listeners:\n  - name: a\n    type: quic\n", NULL);
-    assert_error("t.yaml:3: listeners[0].type: expected one of tcp, got 'quic'");
+    assert_error("t.yaml:3: listeners[0].type: expected one of tcp, tls, got 'quic'");
+    load_fails("listeners:\n  - name: a\n    type: tls\n", NULL);
+    assert_error("t.yaml:2: listeners[0]: type tls needs tls_cert_file and tls_key_file");
+    load_fails("listeners:\n  - name: a\n    type: tls\n    tls_cert_file: c.pem\n"
+               "    tls_key_file: k.pem\n    tls_client_cert: required\n", NULL);
+    assert_error("t.yaml:2: listeners[0]: tls_client_cert required needs tls_ca_file");
+    load_fails("listeners:\n  - name: a\n    tls_min_version: 1.1\n", NULL);
+    assert_error("t.yaml:3: listeners[0].tls_min_version: expected one of 1.2, 1.3, got '1.1'");
     load_fails("listeners:\n  - name: a\n    bind: localhost\n", NULL);
     assert_error("t.yaml:3: listeners[0].bind: must be an IPv4 or IPv6 address");
     load_fails("listeners:\n  - name: has space\n", NULL);

@@ -239,6 +239,50 @@ static void test_invalid_share_and_long_filter(void **state)
     hmq_subscriber_unref(a);
 }
 
+/* 20000 filters make the writer grow both hash tables many times; removing them all shrinks
+ * them again (a shrink waits for a grace period inside liburcu). Matches stay exact throughout. */
+static void test_grow_and_shrink(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    hmq_topic_index_t *idx = hmq_topic_index_new();
+    hmq_subscriber_t *a = hmq_subscriber_new(1, 0), *b = hmq_subscriber_new(2, 0);
+    char f[48];
+    hits_t h;
+    for (int i = 0; i < N; i++) {
+        snprintf(f, sizeof f, "dev/%d/cmd", i);
+        assert_int_equal(route_add(idx, f, a, 0, (uint32_t)i), 1);
+        assert_int_equal(route_add(idx, f, b, 0, (uint32_t)i), 1);
+    }
+    assert_int_equal(hmq_topic_index_count(idx), 2 * N);
+    assert_int_equal(hmq_topic_index_node_count(idx), 1 + 2 * N);
+    for (int i = 0; i < N; i += 997) {
+        snprintf(f, sizeof f, "dev/%d/cmd", i);
+        assert_int_equal(hits_match(idx, f, &h), 2);
+        assert_int_equal(h.v[0].sub_id, i);
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(f, sizeof f, "dev/%d/cmd", i);
+        assert_int_equal(route_remove(idx, f, a), 0);
+        if (i % 2) assert_int_equal(route_remove(idx, f, b), 0);
+    }
+    assert_int_equal(hmq_topic_index_count(idx), N / 2);
+    assert_int_equal(hits_match(idx, "dev/4242/cmd", &h), 1);
+    assert_int_equal(hits_match(idx, "dev/4243/cmd", &h), 0);
+    for (int i = 0; i < N; i += 2) {
+        snprintf(f, sizeof f, "dev/%d/cmd", i);
+        assert_int_equal(route_remove(idx, f, b), 0);
+    }
+    assert_int_equal(hmq_topic_index_count(idx), 0);
+    assert_int_equal(hmq_topic_index_node_count(idx), 0);
+    rcu_barrier();
+    assert_int_equal(refs_of(a), 1);
+    assert_int_equal(refs_of(b), 1);
+    hmq_topic_index_free(idx);
+    hmq_subscriber_unref(a);
+    hmq_subscriber_unref(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_prune_to_empty),
         cmocka_unit_test(test_invalid_share_and_long_filter),
+        cmocka_unit_test(test_grow_and_shrink),
     };
     return cmocka_run_group_tests(tests, route_group_setup, route_group_teardown);
 }

@@ -59,9 +59,17 @@ void hmq_config_defaults(hmq_config_t *cfg)
 void hmq_config_free(hmq_config_t *cfg)
 {
     for (uint32_t i = 0; i < cfg->listener_count && i < HMQ_MAX_LISTENERS; i++) {
-        free(cfg->listeners[i].name);
-        free(cfg->listeners[i].bind);
-        cfg->listeners[i].name = cfg->listeners[i].bind = NULL;
+        hmq_listener_config_t *l = &cfg->listeners[i];
+        char **strings[] = {&l->name,        &l->bind,          &l->tls_cert_file,
+                            &l->tls_key_file, &l->tls_key_passphrase, &l->tls_ca_file,
+                            &l->tls_crl_file, &l->tls_ciphers,   &l->tls_ciphersuites,
+                            &l->tls_groups};
+        for (size_t k = 0; k < sizeof strings / sizeof *strings; k++) {
+            if (*strings[k] == l->tls_key_passphrase && l->tls_key_passphrase)
+                explicit_bzero(l->tls_key_passphrase, strlen(l->tls_key_passphrase));
+            free(*strings[k]);
+            *strings[k] = NULL;
+        }
     }
     cfg->listener_count = 0;
 }
@@ -155,6 +163,13 @@ static void check_listeners(hmq_config_loader_t *ld)
         const hmq_config_origin_t *at = ld->listener_key_at[i];
         if (!l->name && !at[sn].line && !at[sn].env)
             hmq_config_error(ld, &ld->listener_at[i], NULL, "listeners[%u]: name is required", i);
+        if (l->kind == HMQ_LISTENER_TLS && (!l->tls_cert_file || !l->tls_key_file))
+            hmq_config_error(ld, &ld->listener_at[i], NULL,
+                             "listeners[%u]: type tls needs tls_cert_file and tls_key_file", i);
+        if (l->kind == HMQ_LISTENER_TLS && l->tls_client_cert != HMQ_TLS_CERT_NONE && !l->tls_ca_file)
+            hmq_config_error(ld, &ld->listener_at[i], NULL,
+                             "listeners[%u]: tls_client_cert %s needs tls_ca_file", i,
+                             l->tls_client_cert == HMQ_TLS_CERT_REQUIRED ? "required" : "optional");
         for (unsigned j = 0; j < i; j++) {
             const hmq_listener_config_t *o = &cfg->listeners[j];
             const hmq_config_origin_t *oat = ld->listener_key_at[j];

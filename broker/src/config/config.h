@@ -13,7 +13,9 @@
 
 #define HMQ_MAX_LISTENERS 32
 
-typedef enum { HMQ_LISTENER_TCP = 0 } hmq_listener_kind_t;
+typedef enum { HMQ_LISTENER_TCP = 0, HMQ_LISTENER_TLS = 1 } hmq_listener_kind_t;
+typedef enum { HMQ_TLS_CERT_NONE = 0, HMQ_TLS_CERT_OPTIONAL, HMQ_TLS_CERT_REQUIRED } hmq_tls_cert_mode_t;
+typedef enum { HMQ_TLS_MIN_1_2 = 0, HMQ_TLS_MIN_1_3 } hmq_tls_min_t;
 
 typedef struct {
     char *name;                /* "default" */
@@ -21,6 +23,17 @@ typedef struct {
     char *bind;                /* "127.0.0.1" */
     uint16_t port;             /* 1883; 0 = pick a free port (tests), reported in the log */
     uint32_t max_connections;  /* 0 = unlimited (bounded by the process descriptor limit) */
+    /* type: tls (docs/security.md) */
+    char *tls_cert_file;       /* PEM chain, leaf first */
+    char *tls_key_file;
+    char *tls_key_passphrase;
+    char *tls_ca_file;         /* CAs of client certificates */
+    char *tls_crl_file;
+    hmq_tls_cert_mode_t tls_client_cert;
+    hmq_tls_min_t tls_min_version;
+    char *tls_ciphers;         /* TLS 1.2 list; NULL = safe default */
+    char *tls_ciphersuites;    /* TLS 1.3 suites; NULL = safe default */
+    char *tls_groups;
 } hmq_listener_config_t;
 
 typedef enum { HMQ_LOG_TRACE, HMQ_LOG_DEBUG, HMQ_LOG_INFO, HMQ_LOG_WARN, HMQ_LOG_ERROR } hmq_log_level_t;

@@ -22,7 +22,9 @@ const char *const hmq_config_sections[HMQ_SECTION_COUNT] = {
     [HMQ_SECTION_AUTH] = "auth",     [HMQ_SECTION_LOG] = "log",
 };
 
-static const char *const listener_types[] = {"tcp", NULL};
+static const char *const listener_types[] = {"tcp", "tls", NULL};
+static const char *const tls_cert_modes[] = {"none", "optional", "required", NULL};
+static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const queue_policies[] = {"drop_newest", "drop_oldest", NULL};
 static const char *const log_levels[] = {"trace", "debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"logfmt", "json", NULL};
@@ -89,6 +91,16 @@ const hmq_config_key_t hmq_config_keys[] = {
     L_STRING("bind", bind, check_bind),
     L_UINT("port", port, 0, 65535),
     L_UINT("max_connections", max_connections, 0, UINT32_MAX),
+    L_STRING("tls_cert_file", tls_cert_file, NULL),
+    L_STRING("tls_key_file", tls_key_file, NULL),
+    L_STRING("tls_key_passphrase", tls_key_passphrase, NULL),
+    L_STRING("tls_ca_file", tls_ca_file, NULL),
+    L_STRING("tls_crl_file", tls_crl_file, NULL),
+    L_ENUM("tls_client_cert", tls_client_cert, tls_cert_modes),
+    L_ENUM("tls_min_version", tls_min_version, tls_versions),
+    L_STRING("tls_ciphers", tls_ciphers, NULL),
+    L_STRING("tls_ciphersuites", tls_ciphersuites, NULL),
+    L_STRING("tls_groups", tls_groups, NULL),
 
     UINT(LIM, "max_connections", max_connections, 0, UINT32_MAX),
     UINT(LIM, "max_packet_size", max_packet_size, 16, 268435460),

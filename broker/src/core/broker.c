@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/worker.h"
+#include "net/tls.h"
 #include "util/log.h"
 
 uint64_t hmq_broker_new_uid(hmq_broker_t *b)
@@ -69,11 +70,68 @@ static int listen_socket(const char *addr, uint16_t port, uint16_t *bound)
     return fd;
 }
 
+static const char *or_null(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* The TLS context of a `type: tls` listener, from its configuration (reads the files now). */
+static int tls_context(const hmq_listener_config_t *lc, hmq_tls_ctx_t **out)
+{
+    hmq_tls_config_t tc;
+    hmq_tls_config_init(&tc);
+    tc.cert_file = lc->tls_cert_file;
+    tc.key_file = lc->tls_key_file;
+    tc.key_passphrase = or_null(lc->tls_key_passphrase);
+    tc.ca_file = or_null(lc->tls_ca_file);
+    tc.crl_file = or_null(lc->tls_crl_file);
+    tc.client_cert = lc->tls_client_cert == HMQ_TLS_CERT_REQUIRED   ? HMQ_TLS_CLIENT_CERT_REQUIRED
+                     : lc->tls_client_cert == HMQ_TLS_CERT_OPTIONAL ? HMQ_TLS_CLIENT_CERT_OPTIONAL
+                                                                    : HMQ_TLS_CLIENT_CERT_NONE;
+    tc.min_version = lc->tls_min_version == HMQ_TLS_MIN_1_3 ? HMQ_TLS_V1_3 : HMQ_TLS_V1_2;
+    tc.ciphers = or_null(lc->tls_ciphers);
+    tc.ciphersuites = or_null(lc->tls_ciphersuites);
+    tc.groups = or_null(lc->tls_groups);
+    char err[512] = "";
+    int rc = hmq_tls_ctx_new(out, &tc, err, sizeof err);
+    if (rc < 0) LOG_ERROR("tls_config_failed", "listener=%s error=\"%s\"", lc->name, err);
+    return rc;
+}
+
+int hmq_broker_reload_tls(hmq_broker_t *b)
+{
+    int failed = 0;
+    for (uint32_t l = 0; l < b->cfg->listener_count; l++) {
+        if (!b->tls[l]) continue;
+        hmq_tls_ctx_t *ctx;
+        char err[512] = "";
+        if (hmq_tls_ctx_reload(&ctx, b->tls[l], err, sizeof err) < 0) {
+            /* the listener keeps serving with the certificates it had */
+            LOG_ERROR("tls_reload_failed", "listener=%s error=\"%s\"", b->cfg->listeners[l].name,
+                      err);
+            failed++;
+            continue;
+        }
+        for (uint32_t i = 0; i < b->nworkers; i++)
+            hmq_worker_set_tls(b->workers[i], l, hmq_tls_ctx_ref(ctx));
+        hmq_tls_ctx_unref(b->tls[l]);
+        b->tls[l] = ctx;
+        LOG_INFO("tls_reloaded", "listener=%s", b->cfg->listeners[l].name);
+    }
+    return failed ? -EINVAL : 0;
+}
+
 static int open_listeners(hmq_broker_t *b)
 {
     for (uint32_t l = 0; l < b->cfg->listener_count; l++) {
         const hmq_listener_config_t *lc = &b->cfg->listeners[l];
         uint16_t port = lc->port;
+        if (lc->kind == HMQ_LISTENER_TLS) {
+            int rc = tls_context(lc, &b->tls[l]);
+            if (rc < 0) return rc;
+            for (uint32_t i = 0; i < b->nworkers; i++)
+                b->workers[i]->tls[l] = hmq_tls_ctx_ref(b->tls[l]);
+        }
         for (uint32_t i = 0; i < b->nworkers; i++) {
             int fd = listen_socket(lc->bind, port, &port);
             if (fd < 0) {
@@ -88,8 +146,8 @@ static int open_listeners(hmq_broker_t *b)
             }
         }
         b->ports[l] = port;
-        LOG_INFO("listening", "name=%s type=tcp addr=%s port=%u workers=%u", lc->name, lc->bind,
-                 port, b->nworkers);
+        LOG_INFO("listening", "name=%s type=%s addr=%s port=%u workers=%u", lc->name,
+                 lc->kind == HMQ_LISTENER_TLS ? "tls" : "tcp", lc->bind, port, b->nworkers);
     }
     return 0;
 }
@@ -127,4 +185,6 @@ void hmq_broker_stop(hmq_broker_t *b)
     free(b->workers);
     hmq_topic_index_free(b->index);
     hmq_retained_free(b->retained);
+    for (uint32_t l = 0; l < HMQ_MAX_LISTENERS; l++)
+        if (b->tls[l]) hmq_tls_ctx_unref(b->tls[l]);
 }

@@ -50,6 +50,7 @@ typedef struct hmq_broker {
     uint64_t start_ms;            /* hmq_wall_ms() at start */
     uint16_t ports[HMQ_MAX_LISTENERS]; /* actual bound ports (port 0 resolved) */
     uv_barrier_t stop_barrier;    /* workers' two-phase shutdown (worker.c) */
+    struct hmq_tls_ctx *tls[HMQ_MAX_LISTENERS]; /* current context per TLS listener */
 } hmq_broker_t;
 
 /* Create listeners and workers, and start the worker threads. */
@@ -58,6 +59,10 @@ int hmq_broker_start(hmq_broker_t *b, const hmq_config_t *cfg);
 void hmq_broker_stop(hmq_broker_t *b);
 
 uint64_t hmq_broker_new_uid(hmq_broker_t *b);
+/* SIGHUP: re-read the certificates, keys, CAs and CRLs of every TLS listener. New connections
+ * use them; established connections are not touched. A listener whose files fail to load keeps
+ * its current ones (logged). Returns 0 or -EINVAL if any failed. */
+int hmq_broker_reload_tls(hmq_broker_t *b);
 /* Sum of every worker's counters. */
 void hmq_broker_stats(hmq_broker_t *b, hmq_stats_t *out);
 

@@ -5,6 +5,7 @@
 #include "core/conn.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,8 +67,9 @@ const char *hmq_conn_peer(hmq_conn_t *c)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     hmq_conn_t *c = h->data;
-    if (c->in_len == 0) {
-        /* Nothing pending: read into the worker's shared buffer (no per-connection memory). */
+    if (c->in_len == 0 || c->tls) {
+        /* Nothing pending (or TLS: ciphertext): the worker's shared buffer, no per-connection
+         * memory. */
         buf->base = (char *)c->w->rbuf;
         buf->len = c->w->rbuf_cap;
         return;
@@ -196,6 +198,8 @@ static size_t process(hmq_conn_t *c, const uint8_t *data, size_t len)
 }
 
 static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
+static void post_migration(hmq_conn_t *c);
+static void finish_close(hmq_conn_t *c);
 
 /* Read while the connection is open and neither kind of backpressure holds it. */
 static void update_reading(hmq_conn_t *c)
@@ -263,13 +267,23 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
     }
     HMQ_STAT_ADD(c->w->stats.bytes_received, (uint64_t)n);
     c->last_rx_ms = hmq_worker_now(c->w);
-    if (c->in_len) {
+    if (c->tls) {
+        int rc = hmq_tls_feed(c->tls, (const uint8_t *)buf->base, (size_t)n, c->w->pbuf,
+                              c->w->pbuf_cap);
+        if (rc != 0 && (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED)) {
+            if (rc < 0)
+                LOG_DEBUG("tls_error", "peer=%s error=\"%s\"", hmq_conn_peer(c),
+                          hmq_tls_error(c->tls) ? hmq_tls_error(c->tls) : "-");
+            hmq_conn_close(c, 0, NULL); /* the alert or close_notify is flushed first */
+        }
+    } else if (c->in_len) {
         c->in_len += (uint32_t)n;
         consume(c, c->in, c->in_len);
     } else {
         consume(c, (const uint8_t *)buf->base, (size_t)n);
     }
-    update_backpressure(c);
+    if (c->mig) post_migration(c);
+    else update_backpressure(c);
 }
 
 int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len)
@@ -277,8 +291,112 @@ int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len)
     uv_tcp_nodelay(&c->tcp, 1);
     LOG_DEBUG("accepted", "peer=%s worker=%u", hmq_conn_peer(c), c->w->id);
     if (len) consume(c, data, len);
-    update_reading(c);
+    if (c->mig) post_migration(c);
+    else update_reading(c);
     return 0;
+}
+
+/* ---- TLS ------------------------------------------------------------------------------------ */
+
+static bool append(uint8_t **buf, uint32_t *len, uint32_t *cap, const uint8_t *data, size_t n)
+{
+    if ((size_t)*cap - *len < n) {
+        size_t want = *cap ? (size_t)*cap * 2 : 256;
+        while (want - *len < n) want *= 2;
+        if (want > UINT32_MAX) return false;
+        uint8_t *b = realloc(*buf, want);
+        if (!b) return false;
+        *buf = b;
+        *cap = (uint32_t)want;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += (uint32_t)n;
+    return true;
+}
+
+/* Ciphertext for the peer: written at the end of the loop turn. */
+static int tls_send(hmq_tls_t *t, const uint8_t *data, size_t len)
+{
+    hmq_conn_t *c = hmq_tls_data(t);
+    if (!append(&c->tout, &c->tout_len, &c->tout_cap, data, len)) return -1;
+    hmq_worker_mark_dirty(c->w, c);
+    return 0;
+}
+
+/* Plaintext from the peer: MQTT bytes, processed like TCP input. */
+static int tls_recv(hmq_tls_t *t, const uint8_t *data, size_t len)
+{
+    hmq_conn_t *c = hmq_tls_data(t);
+    if (c->mig) { /* already handed over: the rest travels with it */
+        hmq_migrate_t *m = c->mig;
+        return append(&m->data, &m->len, &m->cap, data, len) ? 0 : -1;
+    }
+    if (c->state != HMQ_CONN_NEW && c->state != HMQ_CONN_CONNECTED) return -1;
+    if (c->in_len) {
+        if (!append(&c->in, &c->in_len, &c->in_cap, data, len)) return -1;
+        consume(c, c->in, c->in_len);
+    } else {
+        consume(c, data, len);
+    }
+    return 0;
+}
+
+static const hmq_tls_cb_t tls_callbacks = {.send = tls_send, .recv = tls_recv};
+
+int hmq_conn_use_tls(hmq_conn_t *c, hmq_tls_ctx_t *ctx)
+{
+    c->tls = hmq_tls_new(ctx, &tls_callbacks, c);
+    return c->tls ? 0 : -1;
+}
+
+void hmq_conn_adopt_tls(hmq_conn_t *c, hmq_tls_t *tls, const uint8_t *wire, size_t wire_len)
+{
+    c->tls = tls;
+    hmq_tls_set_data(tls, c);
+    if (wire_len && append(&c->tout, &c->tout_len, &c->tout_cap, wire, wire_len))
+        hmq_worker_mark_dirty(c->w, c);
+}
+
+/* ---- hand-over to the session's home worker ------------------------------------------------- */
+
+void hmq_conn_migrate(hmq_conn_t *c, uint32_t home, const uint8_t *raw, size_t raw_len)
+{
+    hmq_migrate_t *m = calloc(1, sizeof *m);
+    if (!m || !append(&m->data, &m->len, &m->cap, raw, raw_len)) {
+        free(m);
+        hmq_conn_close(c, HMQ_RC_SERVER_BUSY, NULL);
+        return;
+    }
+    m->mail.kind = HMQ_MAIL_MIGRATE;
+    m->home = home;
+    m->listener = c->listener;
+    m->accepted_ms = c->accepted_ms;
+    c->mig = m;
+    c->state = HMQ_CONN_MIGRATED;
+}
+
+static void post_migration(hmq_conn_t *c)
+{
+    hmq_migrate_t *m = c->mig;
+    uv_os_fd_t fd;
+    c->mig = NULL;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) < 0 || (m->fd = dup(fd)) < 0) {
+        free(m->data);
+        free(m);
+        c->state = HMQ_CONN_NEW; /* let close do its accounting */
+        hmq_conn_close(c, 0, NULL);
+        return;
+    }
+    /* The engine and the ciphertext not yet written (e.g. TLS 1.3 session tickets) move too. */
+    m->tls = c->tls;
+    c->tls = NULL;
+    m->wire = c->tout;
+    m->wire_len = c->tout_len;
+    c->tout = NULL;
+    c->tout_len = c->tout_cap = 0;
+    update_reading(c);
+    finish_close(c);
+    hmq_mailbox_post(&c->w->broker->workers[m->home]->mailbox, &m->mail);
 }
 
 /* ---- publisher backpressure ----------------------------------------------------------------- */
@@ -378,7 +496,8 @@ void hmq_conn_commit(hmq_conn_t *c, size_t n)
 static bool try_send_direct(hmq_conn_t *c, const hmq_packet_t *p, uint8_t version)
 {
     uint8_t buf[256];
-    if (c->out_len || c->writing || (c->state != HMQ_CONN_CONNECTED && c->state != HMQ_CONN_NEW))
+    if (c->tls || c->out_len || c->writing ||
+        (c->state != HMQ_CONN_CONNECTED && c->state != HMQ_CONN_NEW))
         return false;
     if (p->type != HMQ_CONNACK && p->type != HMQ_PINGRESP && p->type != HMQ_SUBACK &&
         p->type != HMQ_UNSUBACK)
@@ -434,7 +553,7 @@ static void on_write(uv_write_t *req, int status)
         else finish_close(c);
         return;
     }
-    if (c->out_len) {
+    if (c->out_len || c->tout_len) {
         hmq_conn_flush(c);
     } else if (c->state == HMQ_CONN_CLOSING) {
         finish_close(c);
@@ -448,9 +567,30 @@ static void on_write(uv_write_t *req, int status)
     if (c->session && c->state == HMQ_CONN_CONNECTED) hmq_session_pump(c->session);
 }
 
+/* TLS: encrypt the plaintext output; the records join the ciphertext already waiting (handshake
+ * messages, alerts) in c->tout, in order. */
+static void tls_encrypt_pending(hmq_conn_t *c)
+{
+    if (!c->out_len || !hmq_tls_handshake_done(c->tls)) return;
+    if (hmq_tls_write(c->tls, c->out, c->out_len) < 0) LOG_DEBUG("tls_write_failed", "peer=%s", hmq_conn_peer(c));
+    c->out_len = 0;
+}
+
 void hmq_conn_flush(hmq_conn_t *c)
 {
     if (c->writing || uv_is_closing((uv_handle_t *)&c->tcp)) return;
+    if (c->tls) {
+        /* Encrypt, then let the code below write the ciphertext: the buffers swap roles. */
+        tls_encrypt_pending(c);
+        uint8_t *b = c->out;
+        uint32_t cap = c->out_cap;
+        c->out = c->tout;
+        c->out_len = c->tout_len;
+        c->out_cap = c->tout_cap;
+        c->tout = b;
+        c->tout_len = 0;
+        c->tout_cap = cap;
+    }
     if (c->out_len == 0) {
         if (c->state == HMQ_CONN_CLOSING) finish_close(c);
         return;
@@ -516,17 +656,12 @@ static void on_close(uv_handle_t *h)
         for (uint32_t i = 0; i < c->out_alias_count; i++) free(c->out_aliases[i].topic);
         free(c->out_aliases);
     }
+    if (c->tls) hmq_tls_free(c->tls);
+    free(c->tout);
     free(c->in);
     free(c->out);
     free(c->wbuf);
     free(c);
-}
-
-void hmq_conn_handover(hmq_conn_t *c)
-{
-    c->state = HMQ_CONN_MIGRATED;
-    update_reading(c);
-    finish_close(c);
 }
 
 uint16_t hmq_conn_out_alias(hmq_conn_t *c, const char *topic, uint16_t len, bool *known)
@@ -570,6 +705,10 @@ void hmq_conn_close(hmq_conn_t *c, uint8_t reason, const char *reason_str)
         }
         hmq_conn_send_packet(c, &d);
     }
+    if (c->tls && hmq_tls_handshake_done(c->tls)) {
+        tls_encrypt_pending(c); /* e.g. the DISCONNECT above, before close_notify */
+        hmq_tls_shutdown(c->tls);
+    }
     c->state = HMQ_CONN_CLOSING;
     c->idle_since_ms = hmq_worker_now(c->w); /* start of the close grace period */
     if (c->waiting_on) paused_remove(c);
@@ -609,10 +748,11 @@ void hmq_conn_sweep(hmq_conn_t *c, uint64_t now)
             hmq_conn_close(c, HMQ_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
             break;
         }
-        if (c->out && !c->out_len && !c->writing && now - c->idle_since_ms > IDLE_FREE_MS) {
+        if (!c->out_len && !c->tout_len && !c->writing && now - c->idle_since_ms > IDLE_FREE_MS) {
             free(c->out);
-            c->out = NULL;
-            c->out_cap = 0;
+            free(c->tout);
+            c->out = c->tout = NULL;
+            c->out_cap = c->tout_cap = 0;
         }
         break;
     case HMQ_CONN_CLOSING:

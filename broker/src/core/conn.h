@@ -14,6 +14,7 @@
 
 #include "core/worker.h"
 #include "mqtt/mqtt.h"
+#include "net/tls.h"
 
 typedef enum {
     HMQ_CONN_NEW,        /* waiting for CONNECT */
@@ -64,6 +65,11 @@ struct hmq_conn {
     uint8_t *wbuf;            /* buffer being written by uv_write (allocated with its request) */
     uint32_t wbuf_len, wbuf_cap;
     uv_write_t *wreq;         /* only while a write is pending: idle connections stay small */
+    /* TLS listeners: the engine, and ciphertext waiting to be written (out holds plaintext) */
+    hmq_tls_t *tls;
+    uint8_t *tout;
+    uint32_t tout_len, tout_cap;
+    hmq_migrate_t *mig;       /* hand-over being prepared (sent at the end of the read) */
     /* v5 topic aliases */
     char **in_aliases;        /* [alias-1] -> topic, lazily allocated (our topic_alias_maximum) */
     hmq_out_alias_t *out_aliases;
@@ -74,6 +80,9 @@ const char *hmq_conn_peer(hmq_conn_t *c);
 
 /* Create a connection for an accepted/migrated socket on w. */
 hmq_conn_t *hmq_conn_new(hmq_worker_t *w, uint32_t listener);
+/* Speak TLS on this connection (a new engine on ctx), or adopt a migrated engine. */
+int hmq_conn_use_tls(hmq_conn_t *c, hmq_tls_ctx_t *ctx);
+void hmq_conn_adopt_tls(hmq_conn_t *c, hmq_tls_t *tls, const uint8_t *wire, size_t wire_len);
 /* Start reading; `data` (may be NULL) is input already received (after migration). */
 int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len);
 
@@ -84,8 +93,10 @@ bool hmq_conn_send_packet(hmq_conn_t *c, const hmq_packet_t *p);
 /* Write what is buffered (called by the worker at the end of a loop turn). */
 void hmq_conn_flush(hmq_conn_t *c);
 
-/* The connection moved to another worker (conn_connect.c): release this side's handle. */
-void hmq_conn_handover(hmq_conn_t *c);
+/* Hand the connection to worker `home` (conn_connect.c, on CONNECT): raw is every unprocessed
+ * input byte from the CONNECT on. The hand-over is posted at the end of the current read, with
+ * the TLS engine and any input still arriving in it. */
+void hmq_conn_migrate(hmq_conn_t *c, uint32_t home, const uint8_t *raw, size_t raw_len);
 /* v5 outbound topic alias for topic (0 = none). *known: the client already has it. */
 uint16_t hmq_conn_out_alias(hmq_conn_t *c, const char *topic, uint16_t len, bool *known);
 
@@ -115,7 +126,7 @@ void hmq_conn_sweep(hmq_conn_t *c, uint64_t now);
 /* Bytes buffered for output and not yet taken by the kernel. */
 static inline uint32_t hmq_conn_pending(const hmq_conn_t *c)
 {
-    return c->out_len + c->wbuf_len;
+    return c->out_len + c->wbuf_len + c->tout_len;
 }
 
 #endif

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/message_build.h"
 #include "core/session.h"
@@ -33,28 +32,6 @@ static void refuse(hmq_conn_t *c, uint8_t v5_code, uint8_t v3_code, const char *
     }
     send_connack(c, c->version == HMQ_MQTT_V5 ? v5_code : v3_code, false, &props);
     hmq_conn_close(c, 0, NULL);
-}
-
-/* Hand the connection, with every byte read so far, to the worker owning its session. */
-static void migrate(hmq_conn_t *c, uint32_t home, const uint8_t *raw, size_t raw_len)
-{
-    hmq_worker_t *w = c->w;
-    uv_os_fd_t fd;
-    hmq_migrate_t *m = malloc(sizeof *m + raw_len);
-    int nfd = -1;
-    if (!m || uv_fileno((uv_handle_t *)&c->tcp, &fd) < 0 || (nfd = dup(fd)) < 0) {
-        free(m);
-        hmq_conn_close(c, HMQ_RC_SERVER_BUSY, NULL);
-        return;
-    }
-    m->mail.kind = HMQ_MAIL_MIGRATE;
-    m->fd = nfd;
-    m->listener = c->listener;
-    m->accepted_ms = c->accepted_ms;
-    m->len = (uint32_t)raw_len;
-    memcpy(m->data, raw, raw_len);
-    hmq_conn_handover(c);
-    hmq_mailbox_post(&w->broker->workers[home]->mailbox, &m->mail);
 }
 
 /* An identifier for a client that sent none, chosen so that its home is this worker (the
@@ -158,7 +135,7 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
 
     uint32_t home = hmq_worker_home(w->broker, id, id_len);
     if (home != w->id) {
-        migrate(c, home, raw, raw_len);
+        hmq_conn_migrate(c, home, raw, raw_len);
         return;
     }
     if (!check_connect(c, k)) return;

@@ -13,6 +13,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "core/conn.h"
+#include "net/tls.h"
 #include "core/router.h"
 #include "core/session.h"
 #include "core/sys.h"
@@ -115,7 +116,37 @@ static void on_connection(uv_stream_t *server, int status)
         hmq_conn_close(c, 0, NULL);
         return;
     }
+    /* Limits are checked before the (expensive) TLS handshake starts. */
+    if (w->tls[listener] && hmq_conn_use_tls(c, w->tls[listener]) < 0) {
+        hmq_conn_close(c, 0, NULL);
+        return;
+    }
     hmq_conn_start(c, NULL, 0);
+}
+
+static void set_tls(hmq_worker_t *w, void *arg)
+{
+    struct tls_swap {
+        uint32_t listener;
+        hmq_tls_ctx_t *ctx;
+    } *sw = arg;
+    if (w->tls[sw->listener]) hmq_tls_ctx_unref(w->tls[sw->listener]);
+    w->tls[sw->listener] = sw->ctx;
+    free(sw);
+}
+
+int hmq_worker_set_tls(hmq_worker_t *w, uint32_t listener, hmq_tls_ctx_t *ctx)
+{
+    struct tls_swap {
+        uint32_t listener;
+        hmq_tls_ctx_t *ctx;
+    } *sw = malloc(sizeof *sw);
+    if (!sw) return -ENOMEM;
+    sw->listener = listener;
+    sw->ctx = ctx;
+    int rc = hmq_worker_call(w, set_tls, sw);
+    if (rc < 0) free(sw);
+    return rc;
 }
 
 int hmq_worker_listen(hmq_worker_t *w, uint32_t listener, int fd)
@@ -145,7 +176,19 @@ static void on_migrate(hmq_worker_t *w, hmq_migrate_t *m)
         return;
     }
     c->accepted_ms = m->accepted_ms;
+    if (m->tls) {
+        hmq_conn_adopt_tls(c, m->tls, m->wire, m->wire_len);
+        m->tls = NULL;
+    }
     hmq_conn_start(c, m->data, m->len);
+}
+
+static void migrate_free(hmq_migrate_t *m)
+{
+    if (m->tls) hmq_tls_free(m->tls);
+    free(m->wire);
+    free(m->data);
+    free(m);
 }
 
 static void on_mail(hmq_mail_t *mail, void *data)
@@ -162,7 +205,7 @@ static void on_mail(hmq_mail_t *mail, void *data)
     case HMQ_MAIL_MIGRATE: {
         hmq_migrate_t *m = (hmq_migrate_t *)mail;
         on_migrate(w, m);
-        free(m);
+        migrate_free(m);
         break;
     }
     case HMQ_MAIL_CALL: {
@@ -223,8 +266,10 @@ hmq_worker_t *hmq_worker_new(hmq_broker_t *b, uint32_t id)
     w->cfg = b->cfg;
     w->rbuf_cap = RBUF_SIZE;
     w->rbuf = malloc(w->rbuf_cap);
+    w->pbuf_cap = 17 * 1024; /* one TLS record of plaintext */
+    w->pbuf = malloc(w->pbuf_cap);
     w->outgoing = calloc(b->nworkers, sizeof *w->outgoing);
-    if (!w->rbuf || !w->outgoing || uv_loop_init(&w->loop) < 0) goto fail;
+    if (!w->rbuf || !w->pbuf || !w->outgoing || uv_loop_init(&w->loop) < 0) goto fail;
     hmq_map_init(&w->sessions);
     hmq_map_init(&w->sessions_uid);
     if (hmq_mailbox_init(&w->mailbox, &w->loop, on_mail, w) < 0) goto fail;
@@ -239,6 +284,7 @@ hmq_worker_t *hmq_worker_new(hmq_broker_t *b, uint32_t id)
     return w;
 fail:
     free(w->rbuf);
+    free(w->pbuf);
     free(w->outgoing);
     free(w);
     return NULL;
@@ -322,8 +368,11 @@ void hmq_worker_join_free(hmq_worker_t *w)
     uv_thread_join(&w->thread);
     hmq_map_free(&w->sessions);
     hmq_map_free(&w->sessions_uid);
+    for (uint32_t i = 0; i < HMQ_MAX_LISTENERS; i++)
+        if (w->tls[i]) hmq_tls_ctx_unref(w->tls[i]);
     free(w->outgoing);
     free(w->paused);
     free(w->rbuf);
+    free(w->pbuf);
     free(w);
 }

@@ -47,8 +47,12 @@ typedef struct {
     int fd;
     uint32_t listener;
     uint64_t accepted_ms;
-    uint32_t len;     /* unprocessed input, starting with the CONNECT packet */
-    uint8_t data[];
+    uint32_t home;
+    struct hmq_tls *tls; /* TLS engine, moved with the connection (NULL for plain TCP) */
+    uint8_t *wire;       /* ciphertext not yet written (malloc'ed, may be NULL) */
+    uint32_t wire_len;
+    uint32_t len, cap;   /* unprocessed plaintext input, starting with the CONNECT packet */
+    uint8_t *data;
 } hmq_migrate_t;
 
 typedef struct {
@@ -71,6 +75,9 @@ struct hmq_worker {
     uv_prepare_t flush;  /* end of each loop turn: write output, post batches */
     uint8_t *rbuf;       /* shared read buffer (one read callback at a time) */
     size_t rbuf_cap;
+    uint8_t *pbuf;       /* shared plaintext buffer for TLS records */
+    size_t pbuf_cap;
+    struct hmq_tls_ctx *tls[HMQ_MAX_LISTENERS]; /* this worker's reference per TLS listener */
     hmq_map_t sessions;      /* client id -> session */
     hmq_map_t sessions_uid;  /* uid -> session */
     hmq_conn_t *conns;       /* every connection of this worker (doubly linked) */
@@ -87,6 +94,10 @@ struct hmq_worker {
 
 hmq_worker_t *hmq_worker_new(hmq_broker_t *b, uint32_t id);
 int hmq_worker_listen(hmq_worker_t *w, uint32_t listener, int fd);
+/* Give the worker (from any thread, through its mailbox) a new TLS context for a listener:
+ * new connections use it; the worker drops its reference to the previous one. Takes over the
+ * caller's reference. */
+int hmq_worker_set_tls(hmq_worker_t *w, uint32_t listener, struct hmq_tls_ctx *ctx);
 int hmq_worker_run(hmq_worker_t *w);   /* starts the thread */
 void hmq_worker_stop(hmq_worker_t *w); /* from another thread: posts STOP */
 void hmq_worker_join_free(hmq_worker_t *w);

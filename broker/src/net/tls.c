@@ -177,6 +177,11 @@ void hmq_tls_free(hmq_tls_t *t)
     free(t);
 }
 
+void hmq_tls_set_data(hmq_tls_t *t, void *data)
+{
+    t->data = data;
+}
+
 void *hmq_tls_data(const hmq_tls_t *t)
 {
     return t->data;

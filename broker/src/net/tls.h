@@ -117,6 +117,8 @@ typedef struct {
 hmq_tls_t *hmq_tls_new(hmq_tls_ctx_t *ctx, const hmq_tls_cb_t *cb, void *data);
 void hmq_tls_free(hmq_tls_t *t);
 void *hmq_tls_data(const hmq_tls_t *t);
+/* Re-point the callbacks' data (the connection moved to another worker with its engine). */
+void hmq_tls_set_data(hmq_tls_t *t, void *data);
 
 /* Ciphertext from the socket. Consumes all of it: drives the handshake, delivers plaintext to
  * cb->recv (decrypted into plain[0..plain_cap), e.g. the worker's shared buffer; 16 KiB holds

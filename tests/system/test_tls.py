@@ -1,0 +1,276 @@
+"""MQTT over TLS: a `type: tls` listener with real certificates made by openssl at test time.
+
+Covers: MQTT 3.1.1 and 5.0 over TLS with a client certificate (messages cross to and from a plain
+TCP listener, with sessions on other workers), refusal of clients without a certificate, with a
+revoked, expired or foreign certificate, certificate reload on SIGHUP without dropping
+established connections, and garbage sent to the TLS port.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import (BROKER_KIND, TIMEOUT, V311, V5, BrokerProcess, MqttClient, unique,
+                     wait_until)
+
+pytestmark = pytest.mark.skipif(BROKER_KIND != "hookmq", reason="hookmq's TLS listener keys")
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _ec_key(name: str, d: Path) -> None:
+    _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{name}.key", cwd=d)
+
+
+def _ca(name: str, d: Path) -> None:
+    _ec_key(name, d)
+    _openssl("req", "-x509", "-new", "-key", f"{name}.key", "-days", "30", "-subj", f"/CN={name}",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", f"{name}.crt", cwd=d)
+
+
+def _leaf(name: str, ca: str, d: Path, *, server: bool = False, days: str = "30",
+          start: str | None = None) -> None:
+    """A certificate signed by `ca` (with `openssl ca`, so that it can be revoked)."""
+    _ec_key(name, d)
+    _openssl("req", "-new", "-key", f"{name}.key", "-subj", f"/CN={name}", "-out", f"{name}.csr",
+             cwd=d)
+    ext = d / f"{name}.ext"
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+                   if server else "extendedKeyUsage=clientAuth\n")
+    args = ["ca", "-batch", "-config", f"{ca}.cnf", "-in", f"{name}.csr", "-out", f"{name}.crt",
+            "-extfile", str(ext), "-notext"]
+    if start:  # an already expired certificate
+        args += ["-startdate", start, "-enddate", days]
+    else:
+        args += ["-days", days]
+    _openssl(*args, cwd=d)
+
+
+def _ca_config(ca: str, d: Path) -> None:
+    (d / f"{ca}-db").mkdir(exist_ok=True)
+    (d / f"{ca}-db" / "index.txt").write_text("")
+    (d / f"{ca}-db" / "serial").write_text("1000\n")
+    (d / f"{ca}-db" / "crlnumber").write_text("1000\n")
+    (d / f"{ca}.cnf").write_text(f"""[ ca ]
+default_ca = dflt
+[ dflt ]
+dir = {d}/{ca}-db
+database = $dir/index.txt
+serial = $dir/serial
+crlnumber = $dir/crlnumber
+new_certs_dir = $dir
+certificate = {d}/{ca}.crt
+private_key = {d}/{ca}.key
+default_md = sha256
+default_crl_days = 30
+policy = any
+copy_extensions = none
+unique_subject = no
+[ any ]
+commonName = supplied
+""")
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> Path:
+    """CA, server certificate, a good, a revoked and an expired client, and a foreign CA's client."""
+    d = tmp_path_factory.mktemp("pki")
+    _ca("device-ca", d)
+    _ca_config("device-ca", d)
+    _leaf("server", "device-ca", d, server=True)
+    _leaf("speaker-0001", "device-ca", d)
+    _leaf("revoked-0002", "device-ca", d)
+    _leaf("expired-0003", "device-ca", d, start="20200101000000Z", days="20200201000000Z")
+    _openssl("ca", "-config", "device-ca.cnf", "-revoke", "revoked-0002.crt", cwd=d)
+    _openssl("ca", "-config", "device-ca.cnf", "-gencrl", "-out", "device-ca.crl", cwd=d)
+    _ca("other-ca", d)
+    _ca_config("other-ca", d)
+    _leaf("stranger-0004", "other-ca", d)
+    return d
+
+
+class TlsBroker(BrokerProcess):
+    """A broker with its default TCP listener plus a `devices` TLS listener on a free port."""
+
+    def __init__(self, workdir: Path, workers: int, pki: Path, client_cert: str = "required"):
+        super().__init__(workdir, workers)
+        self.pki = pki
+        self.client_cert = client_cert
+        self.tls_port = 0
+
+    def _config(self) -> dict:
+        cfg = super()._config()
+        cfg["listeners"].append({
+            "name": "devices", "type": "tls", "bind": self.host, "port": 0,
+            "tls_cert_file": str(self.pki / "server.crt"),
+            "tls_key_file": str(self.pki / "server.key"),
+            "tls_ca_file": str(self.pki / "device-ca.crt"),
+            "tls_crl_file": str(self.pki / "device-ca.crl"),
+            "tls_client_cert": self.client_cert,
+        })
+        return cfg
+
+    def start(self) -> None:
+        super().start()
+
+        def tls_port() -> int:
+            for line in self.stderr_text().splitlines():
+                if "msg=listening" in line and "name=devices" in line:
+                    return int(line.split("port=")[1].split()[0])
+            return 0
+
+        self.tls_port = wait_until(tls_port, timeout=TIMEOUT)
+
+    def tls_client(self, cert: str | None, protocol: int = V5, **kw) -> MqttClient:
+        c = MqttClient(self.host, self.tls_port, client_id=kw.pop("client_id", None),
+                       protocol=protocol, **kw)
+        c.c.tls_set(ca_certs=str(self.pki / "device-ca.crt"),
+                    certfile=str(self.pki / f"{cert}.crt") if cert else None,
+                    keyfile=str(self.pki / f"{cert}.key") if cert else None)
+        self._clients.append(c)
+        return c
+
+
+@pytest.fixture
+def tls_broker(workers, tmp_path, pki):
+    b = TlsBroker(tmp_path, workers, pki)
+    b.start()
+    yield b
+    b.close_clients()
+    problems = b.stop()
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("protocol", [V311, V5], ids=["v311", "v5"])
+def test_messages_flow_over_tls_with_a_client_certificate(tls_broker, protocol):
+    topic = unique("pay/") + "/notify"
+    # several TLS subscribers: with 4 workers some sessions live on another worker than the one
+    # that accepted the connection, so the TLS engine is handed over after CONNECT
+    subs = []
+    for i in range(4):
+        s = tls_broker.tls_client("speaker-0001", protocol, client_id=unique(f"spk{i}-"))
+        s.connect()
+        s.subscribe(topic, qos=1)
+        subs.append(s)
+    plain_sub = tls_broker.client(protocol=protocol)
+    plain_sub.connect()
+    plain_sub.subscribe(topic, qos=1)
+
+    pub = tls_broker.tls_client("speaker-0001", protocol)
+    pub.connect()
+    assert pub.publish(topic, b"12.50 CNY", qos=1, wait=True) in (0, 0x10)
+    for s in subs + [plain_sub]:
+        m = s.expect_message()
+        assert (m.topic, m.payload, m.qos) == (topic, b"12.50 CNY", 1)
+
+    # and from plain TCP into TLS sessions
+    plain_pub = tls_broker.client(protocol=protocol)
+    plain_pub.connect()
+    plain_pub.publish(topic, b"from tcp", qos=1, wait=True)
+    for s in subs:
+        assert s.expect_message().payload == b"from tcp"
+
+
+def _handshake(b: TlsBroker, cert: str | None) -> None:
+    """A raw TLS handshake plus one MQTT CONNECT round trip; raises on any failure."""
+    ctx = ssl.create_default_context(cafile=str(b.pki / "device-ca.crt"))
+    if cert:
+        ctx.load_cert_chain(str(b.pki / f"{cert}.crt"), str(b.pki / f"{cert}.key"))
+    with socket.create_connection((b.host, b.tls_port), timeout=TIMEOUT) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(bytes([0x10, 12, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 60, 0, 0]))
+            ack = s.recv(4)
+            if ack != bytes([0x20, 2, 0, 0]):
+                raise ConnectionError(f"no CONNACK over TLS: {ack!r}")
+
+
+def test_client_certificate_checks(tls_broker):
+    _handshake(tls_broker, "speaker-0001")  # the good one works
+    for cert in (None, "revoked-0002", "expired-0003", "stranger-0004"):
+        with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+            _handshake(tls_broker, cert)
+    # and the broker still serves
+    _handshake(tls_broker, "speaker-0001")
+    assert tls_broker.alive()
+
+
+def test_garbage_on_the_tls_port_is_refused_and_harmless(tls_broker):
+    rnd = os.urandom(4096)
+    for chunk in (rnd[:7], rnd, b"\x16\x03\x01\x00\x05hello", b"GET / HTTP/1.1\r\n\r\n"):
+        with socket.create_connection((tls_broker.host, tls_broker.tls_port), timeout=TIMEOUT) as s:
+            s.sendall(chunk)
+            s.settimeout(TIMEOUT)
+            try:
+                while s.recv(4096):  # an alert at most, then the close
+                    pass
+            except (ConnectionResetError, socket.timeout) as e:
+                assert not isinstance(e, socket.timeout), "garbage did not get the connection closed"
+    _handshake(tls_broker, "speaker-0001")
+
+
+def _serial_seen_by_client(b: TlsBroker) -> int:
+    ctx = ssl.create_default_context(cafile=str(b.pki / "device-ca.crt"))
+    ctx.load_cert_chain(str(b.pki / "speaker-0001.crt"), str(b.pki / "speaker-0001.key"))
+    with socket.create_connection((b.host, b.tls_port), timeout=TIMEOUT) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            return int(s.getpeercert()["serialNumber"], 16)
+
+
+def test_sighup_reloads_a_renewed_certificate_without_dropping_clients(workers, tmp_path, pki):
+    # a private copy of the server certificate, renewed during the test
+    d = tmp_path / "srv"
+    d.mkdir()
+    for f in ("server.crt", "server.key"):
+        (d / f).write_bytes((pki / f).read_bytes())
+    b = TlsBroker(tmp_path, workers, pki)
+    b._config_orig = b._config
+
+    def config() -> dict:
+        cfg = b._config_orig()
+        cfg["listeners"][1]["tls_cert_file"] = str(d / "server.crt")
+        cfg["listeners"][1]["tls_key_file"] = str(d / "server.key")
+        return cfg
+
+    b._config = config
+    b.start()
+    try:
+        before = _serial_seen_by_client(b)
+        topic = unique("reload/")
+        old = b.tls_client("speaker-0001", V5)
+        old.connect()
+        old.subscribe(topic, qos=1)
+
+        # renew: same key, new certificate (new serial) from the same CA
+        renew = tmp_path / "renew"
+        renew.mkdir()
+        _openssl("req", "-new", "-key", str(d / "server.key"), "-subj", "/CN=server",
+                 "-out", str(renew / "server.csr"), cwd=pki)
+        _openssl("ca", "-batch", "-config", "device-ca.cnf", "-in", str(renew / "server.csr"),
+                 "-out", str(renew / "server.crt"), "-extfile", str(pki / "server.ext"),
+                 "-notext", "-days", "30", cwd=pki)
+        os.replace(renew / "server.crt", d / "server.crt")
+        b.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "msg=tls_reloaded" in b.stderr_text(), timeout=TIMEOUT)
+
+        after = _serial_seen_by_client(b)
+        assert after != before, "new connections must get the renewed certificate"
+        # the connection made before the reload still works, both ways
+        pub = b.tls_client("speaker-0001", V5)
+        pub.connect()
+        pub.publish(topic, b"after reload", qos=1, wait=True)
+        assert old.expect_message().payload == b"after reload"
+        assert not old.disconnected.is_set()
+    finally:
+        b.close_clients()
+        problems = b.stop()
+    assert not problems, problems
