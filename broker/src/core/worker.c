@@ -227,6 +227,8 @@ static void on_mail(hmq_mail_t *mail, void *data)
 static void on_flush(uv_prepare_t *p)
 {
     hmq_worker_t *w = p->data;
+    /* Other workers first: they wake up and deliver while this one writes its sockets. */
+    post_outgoing(w);
     /* Delivering may make more connections dirty; the list is taken whole each round. */
     while (w->dirty) {
         hmq_conn_t *c = w->dirty;
