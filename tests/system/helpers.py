@@ -226,7 +226,10 @@ class BrokerProcess:
             "listeners": [{"name": "default", "type": "tcp", "bind": self.host, "port": self.port}],
             "log": {"level": "info", "format": "logfmt"},
         }
-        return deep_merge(base, self.overrides)
+        overrides = dict(self.overrides)
+        # `listener={...}`: options merged into the default listener (which keeps its free port)
+        base["listeners"][0].update(overrides.pop("listener", {}))
+        return deep_merge(base, overrides)
 
     def _command(self) -> tuple[list[str], dict[str, str]]:
         env = dict(os.environ)

@@ -274,3 +274,30 @@ def test_sighup_reloads_a_renewed_certificate_without_dropping_clients(workers, 
         b.close_clients()
         problems = b.stop()
     assert not problems, problems
+
+
+def test_client_id_taken_from_the_certificate(workers, tmp_path, pki):
+    """tls_client_id_from: cn - two connections that claim different client ids with the same
+    device certificate are the same client: the second takes the session over."""
+    b = TlsBroker(tmp_path, workers, pki)
+    b._config_orig = b._config
+
+    def config() -> dict:
+        cfg = b._config_orig()
+        cfg["listeners"][1]["tls_client_id_from"] = "cn"
+        return cfg
+
+    b._config = config
+    b.start()
+    try:
+        first = b.tls_client("speaker-0001", V5, client_id="claims-to-be-a")
+        first.connect()
+        second = b.tls_client("speaker-0001", V5, client_id="claims-to-be-b")
+        second.connect()
+        assert first.disconnected.wait(TIMEOUT), "same certificate, same client: takeover"
+        assert first.disconnect_reason == 0x8E
+        assert not second.disconnected.is_set()
+    finally:
+        b.close_clients()
+        problems = b.stop()
+    assert not problems, problems

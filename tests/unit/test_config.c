@@ -130,6 +130,17 @@ static void test_shipped_file_equals_defaults(void **state)
     hmq_config_free(&d);
 }
 
+/* The loader keeps per-key state in arrays of HMQ_SECTION_KEYS_MAX slots per section. */
+static void test_key_slots_fit(void **state)
+{
+    unsigned count[HMQ_SECTION_COUNT] = {0};
+    for (const hmq_config_key_t *k = hmq_config_keys; k->name; k++) {
+        assert_int_equal(hmq_config_key_slot(k), count[k->section]);
+        count[k->section]++;
+        assert_true(count[k->section] <= HMQ_SECTION_KEYS_MAX);
+    }
+}
+
 /* The shipped file sets every key (so it documents every key), and the reference names each
  * key with its environment variable. */
 static void test_every_key_shipped_and_documented(void **state)
@@ -347,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_no_file_gives_defaults),
         cmocka_unit_test(test_shipped_file_equals_defaults),
         cmocka_unit_test(test_every_key_shipped_and_documented),
+        cmocka_unit_test(test_key_slots_fit),
         cmocka_unit_test(test_partial_file),
         cmocka_unit_test(test_limits_at_the_edges),
         cmocka_unit_test(test_listeners_replace_the_default),

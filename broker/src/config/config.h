@@ -16,6 +16,7 @@
 typedef enum { HMQ_LISTENER_TCP = 0, HMQ_LISTENER_TLS = 1 } hmq_listener_kind_t;
 typedef enum { HMQ_TLS_CERT_NONE = 0, HMQ_TLS_CERT_OPTIONAL, HMQ_TLS_CERT_REQUIRED } hmq_tls_cert_mode_t;
 typedef enum { HMQ_TLS_MIN_1_2 = 0, HMQ_TLS_MIN_1_3 } hmq_tls_min_t;
+typedef enum { HMQ_CERT_ID_NONE = 0, HMQ_CERT_ID_CN, HMQ_CERT_ID_SAN } hmq_cert_id_t;
 
 typedef struct {
     char *name;                /* "default" */
@@ -34,6 +35,12 @@ typedef struct {
     char *tls_ciphers;         /* TLS 1.2 list; NULL = safe default */
     char *tls_ciphersuites;    /* TLS 1.3 suites; NULL = safe default */
     char *tls_groups;
+    hmq_cert_id_t tls_client_id_from; /* take the MQTT client id from the certificate */
+    /* PROXY protocol v1/v2 from a load balancer (mandatory on the listener when on) */
+    bool proxy_protocol;
+    /* admission control, checked before any TLS work (0 = no limit) */
+    uint32_t max_connect_rate;        /* new connections per second, whole listener */
+    uint32_t max_connect_rate_per_ip; /* new connections per second from one address */
 } hmq_listener_config_t;
 
 typedef enum { HMQ_LOG_TRACE, HMQ_LOG_DEBUG, HMQ_LOG_INFO, HMQ_LOG_WARN, HMQ_LOG_ERROR } hmq_log_level_t;

@@ -21,7 +21,7 @@ enum {
     HMQ_SECTION_LOG,
     HMQ_SECTION_COUNT
 };
-#define HMQ_SECTION_KEYS_MAX 16 /* most keys in one section (or one listener entry) */
+#define HMQ_SECTION_KEYS_MAX 32 /* most keys in one section (or one listener entry) */
 
 typedef enum { HMQ_KEY_UINT, HMQ_KEY_BOOL, HMQ_KEY_ENUM, HMQ_KEY_STRING } hmq_key_type_t;
 

@@ -25,6 +25,7 @@ const char *const hmq_config_sections[HMQ_SECTION_COUNT] = {
 static const char *const listener_types[] = {"tcp", "tls", NULL};
 static const char *const tls_cert_modes[] = {"none", "optional", "required", NULL};
 static const char *const tls_versions[] = {"1.2", "1.3", NULL};
+static const char *const cert_ids[] = {"none", "cn", "san", NULL};
 static const char *const queue_policies[] = {"drop_newest", "drop_oldest", NULL};
 static const char *const log_levels[] = {"trace", "debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"logfmt", "json", NULL};
@@ -74,6 +75,11 @@ static const char *check_bind(const char *s)
         .section = HMQ_SECTION_LISTENERS, .name = (key), .type = HMQ_KEY_ENUM,                     \
         FIELD(hmq_listener_config_t, f), .names = (n)                                              \
     }
+#define L_BOOL(key, f)                                                                             \
+    {                                                                                              \
+        .section = HMQ_SECTION_LISTENERS, .name = (key), .type = HMQ_KEY_BOOL,                     \
+        FIELD(hmq_listener_config_t, f)                                                            \
+    }
 #define L_STRING(key, f, chk)                                                                      \
     {                                                                                              \
         .section = HMQ_SECTION_LISTENERS, .name = (key), .type = HMQ_KEY_STRING,                   \
@@ -101,6 +107,10 @@ const hmq_config_key_t hmq_config_keys[] = {
     L_STRING("tls_ciphers", tls_ciphers, NULL),
     L_STRING("tls_ciphersuites", tls_ciphersuites, NULL),
     L_STRING("tls_groups", tls_groups, NULL),
+    L_ENUM("tls_client_id_from", tls_client_id_from, cert_ids),
+    L_BOOL("proxy_protocol", proxy_protocol),
+    L_UINT("max_connect_rate", max_connect_rate, 0, UINT32_MAX),
+    L_UINT("max_connect_rate_per_ip", max_connect_rate_per_ip, 0, UINT32_MAX),
 
     UINT(LIM, "max_connections", max_connections, 0, UINT32_MAX),
     UINT(LIM, "max_packet_size", max_packet_size, 16, 268435460),

@@ -36,6 +36,7 @@ void hmq_broker_stats(hmq_broker_t *b, hmq_stats_t *out)
         SUM(dropped_slow);
         SUM(dropped_offline_qos0);
         SUM(protocol_errors);
+        SUM(refused_rate);
 #undef SUM
     }
 }

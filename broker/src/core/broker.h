@@ -31,6 +31,7 @@ typedef struct {
     atomic_uint_fast64_t dropped_slow;       /* QoS 0 to a client whose output buffer is full */
     atomic_uint_fast64_t dropped_offline_qos0;
     atomic_uint_fast64_t protocol_errors;    /* connections closed for malformed/invalid input */
+    atomic_uint_fast64_t refused_rate;       /* connections refused by connect-rate limits */
 } hmq_stats_t;
 
 #define HMQ_STAT_ADD(field, n)                                                                     \

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/admission.h"
 #include "core/session.h"
+#include "net/proxy.h"
 #include "util/log.h"
 
 #define CLOSE_GRACE_MS 5000  /* a closing connection that cannot flush is cut after this */
@@ -47,7 +49,14 @@ const char *hmq_conn_peer(hmq_conn_t *c)
     int len = sizeof ss;
     char ip[INET6_ADDRSTRLEN] = "?";
     int port = 0;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    int got = -1;
+    if (c->real_peer) {
+        memcpy(&ss, c->real_peer, sizeof ss);
+        got = 0;
+    } else {
+        got = uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
+    }
+    if (got == 0) {
         if (ss.ss_family == AF_INET) {
             struct sockaddr_in *a = (struct sockaddr_in *)&ss;
             inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
@@ -67,7 +76,7 @@ const char *hmq_conn_peer(hmq_conn_t *c)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     hmq_conn_t *c = h->data;
-    if (c->in_len == 0 || c->tls) {
+    if (c->in_len == 0 || c->tls || c->proxy_pending) {
         /* Nothing pending (or TLS: ciphertext): the worker's shared buffer, no per-connection
          * memory. */
         buf->base = (char *)c->w->rbuf;
@@ -199,6 +208,9 @@ static size_t process(hmq_conn_t *c, const uint8_t *data, size_t len)
 
 static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
 static void post_migration(hmq_conn_t *c);
+static void tls_input(hmq_conn_t *c, const uint8_t *data, size_t len);
+static void proxy_input(hmq_conn_t *c, const uint8_t *data, size_t len);
+static bool append(uint8_t **buf, uint32_t *len, uint32_t *cap, const uint8_t *data, size_t n);
 static void finish_close(hmq_conn_t *c);
 
 /* Read while the connection is open and neither kind of backpressure holds it. */
@@ -267,16 +279,9 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
     }
     HMQ_STAT_ADD(c->w->stats.bytes_received, (uint64_t)n);
     c->last_rx_ms = hmq_worker_now(c->w);
-    if (c->tls) {
-        int rc = hmq_tls_feed(c->tls, (const uint8_t *)buf->base, (size_t)n, c->w->pbuf,
-                              c->w->pbuf_cap);
-        if (rc != 0 && (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED)) {
-            if (rc < 0)
-                LOG_DEBUG("tls_error", "peer=%s error=\"%s\"", hmq_conn_peer(c),
-                          hmq_tls_error(c->tls) ? hmq_tls_error(c->tls) : "-");
-            hmq_conn_close(c, 0, NULL); /* the alert or close_notify is flushed first */
-        }
-    } else if (c->in_len) {
+    if (c->proxy_pending) proxy_input(c, (const uint8_t *)buf->base, (size_t)n);
+    else if (c->tls) tls_input(c, (const uint8_t *)buf->base, (size_t)n);
+    else if (c->in_len) {
         c->in_len += (uint32_t)n;
         consume(c, c->in, c->in_len);
     } else {
@@ -284,6 +289,56 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
     }
     if (c->mig) post_migration(c);
     else update_backpressure(c);
+}
+
+/* Ciphertext from the socket. */
+static void tls_input(hmq_conn_t *c, const uint8_t *data, size_t len)
+{
+    int rc = hmq_tls_feed(c->tls, data, len, c->w->pbuf, c->w->pbuf_cap);
+    if (rc != 0 && (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED)) {
+        if (rc < 0)
+            LOG_DEBUG("tls_error", "peer=%s error=\"%s\"", hmq_conn_peer(c),
+                      hmq_tls_error(c->tls) ? hmq_tls_error(c->tls) : "-");
+        hmq_conn_close(c, 0, NULL); /* the alert or close_notify is flushed first */
+    }
+}
+
+/* A `proxy_protocol` listener: the header comes first (strict: no header, no connection). The
+ * address it carries becomes the client's address for logs and limits. */
+static void proxy_input(hmq_conn_t *c, const uint8_t *data, size_t len)
+{
+    if (!append(&c->in, &c->in_len, &c->in_cap, data, len)) {
+        hmq_conn_close(c, 0, NULL);
+        return;
+    }
+    hmq_proxy_info_t info;
+    int rc = hmq_proxy_parse(c->in, c->in_len, &info);
+    if (rc == 0) return; /* more to come (the parser refuses bad bytes at once) */
+    if (rc < 0) {
+        LOG_DEBUG("proxy_refused", "peer=%s error=\"%s\"", hmq_conn_peer(c), hmq_proxy_strerror(rc));
+        HMQ_STAT_ADD(c->w->stats.protocol_errors, 1);
+        hmq_conn_close(c, 0, NULL);
+        return;
+    }
+    c->proxy_pending = false;
+    if (info.command == HMQ_PROXY_CMD_PROXY &&
+        (info.family == HMQ_PROXY_FAMILY_TCP4 || info.family == HMQ_PROXY_FAMILY_TCP6) &&
+        (c->real_peer = malloc(sizeof *c->real_peer)))
+        memcpy(c->real_peer, &info.src, sizeof *c->real_peer);
+    if (c->real_peer && !hmq_admit_address(c->w, c->listener, (struct sockaddr *)c->real_peer)) {
+        LOG_DEBUG("connection_refused", "peer=%s reason=connect_rate_per_ip", hmq_conn_peer(c));
+        hmq_conn_close(c, 0, NULL);
+        return;
+    }
+    LOG_DEBUG("proxy_header", "peer=%s version=%u", hmq_conn_peer(c), info.version);
+    /* What follows the header is the client's own stream. */
+    uint8_t *held = c->in;
+    size_t rest = c->in_len - (size_t)rc;
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
+    if (rest && c->tls) tls_input(c, held + rc, rest);
+    else if (rest) consume(c, held + rc, rest);
+    free(held);
 }
 
 int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len)
@@ -390,6 +445,8 @@ static void post_migration(hmq_conn_t *c)
     /* The engine and the ciphertext not yet written (e.g. TLS 1.3 session tickets) move too. */
     m->tls = c->tls;
     c->tls = NULL;
+    m->real_peer = c->real_peer;
+    c->real_peer = NULL;
     m->wire = c->tout;
     m->wire_len = c->tout_len;
     c->tout = NULL;
@@ -657,6 +714,7 @@ static void on_close(uv_handle_t *h)
         free(c->out_aliases);
     }
     if (c->tls) hmq_tls_free(c->tls);
+    free(c->real_peer);
     free(c->tout);
     free(c->in);
     free(c->out);

@@ -70,6 +70,8 @@ struct hmq_conn {
     uint8_t *tout;
     uint32_t tout_len, tout_cap;
     hmq_migrate_t *mig;       /* hand-over being prepared (sent at the end of the read) */
+    bool proxy_pending;       /* PROXY protocol listener: header not received yet */
+    struct sockaddr_storage *real_peer; /* client address from the PROXY header */
     /* v5 topic aliases */
     char **in_aliases;        /* [alias-1] -> topic, lazily allocated (our topic_alias_maximum) */
     hmq_out_alias_t *out_aliases;

@@ -46,6 +46,18 @@ static int assign_client_id(hmq_conn_t *c, char *out, size_t cap)
     return snprintf(out, cap, "hmq-%016llx", (unsigned long long)hmq_broker_new_uid(b));
 }
 
+/* The certificate's CN or first SAN into buf; returns its length, or 0 if there is none. */
+static int cert_name(hmq_conn_t *c, hmq_cert_id_t which, char *buf, size_t cap)
+{
+    hmq_tls_identity_t *ident = NULL;
+    if (hmq_tls_identity(c->tls, &ident) < 0 || !ident) return 0;
+    const char *name =
+        hmq_tls_identity_name(ident, which == HMQ_CERT_ID_CN ? HMQ_TLS_NAME_CN : HMQ_TLS_NAME_SAN);
+    int n = name && *name && strlen(name) < cap ? snprintf(buf, cap, "%s", name) : 0;
+    hmq_tls_identity_free(ident);
+    return n;
+}
+
 static hmq_msg_t *build_will(hmq_conn_t *c, const hmq_connect_t *k)
 {
     return hmq_msg_build(k->will_topic, k->will_payload,
@@ -114,10 +126,22 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
         c->request_problem_info = k->props.request_problem_info;
 
     char assigned[32];
+    char from_cert[256];
     const char *id = (const char *)k->client_id.p;
     size_t id_len = k->client_id.len;
     bool id_assigned = false;
-    if (id_len == 0) {
+    hmq_cert_id_t cert_id = cfg->listeners[c->listener].tls_client_id_from;
+    if (c->tls && cert_id != HMQ_CERT_ID_NONE) {
+        /* The verified certificate names the device; what CONNECT says does not count. */
+        int n = cert_name(c, cert_id, from_cert, sizeof from_cert);
+        if (n <= 0) {
+            refuse(c, HMQ_RC_CLIENT_ID_NOT_VALID, HMQ_V3_REFUSED_IDENTIFIER,
+                   "no client identifier in the certificate");
+            return;
+        }
+        id = from_cert;
+        id_len = (size_t)n;
+    } else if (id_len == 0) {
         bool allowed = cfg->allow_zero_length_client_id && k->version != HMQ_MQTT_V31 &&
                        (k->version == HMQ_MQTT_V5 || k->clean_start); /* [MQTT-3.1.3-8] */
         if (!allowed) {

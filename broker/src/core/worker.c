@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <urcu/urcu-memb.h>
 
+#include "core/admission.h"
 #include "core/conn.h"
 #include "net/tls.h"
 #include "core/router.h"
@@ -116,7 +117,20 @@ static void on_connection(uv_stream_t *server, int status)
         hmq_conn_close(c, 0, NULL);
         return;
     }
-    /* Limits are checked before the (expensive) TLS handshake starts. */
+    /* Admission control before any TLS work: connect rates per listener and per address (on a
+     * PROXY listener the address is known only after the header: checked in conn.c). */
+    const hmq_listener_config_t *lc = &cfg->listeners[listener];
+    struct sockaddr_storage peer;
+    int plen = sizeof peer;
+    if (!hmq_admit_listener(w, listener) ||
+        (!lc->proxy_protocol && uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0 &&
+         !hmq_admit_address(w, listener, (struct sockaddr *)&peer))) {
+        HMQ_STAT_ADD(w->stats.refused_rate, 1);
+        LOG_DEBUG("connection_refused", "reason=connect_rate listener=%s", lc->name);
+        hmq_conn_close(c, 0, NULL);
+        return;
+    }
+    c->proxy_pending = lc->proxy_protocol;
     if (w->tls[listener] && hmq_conn_use_tls(c, w->tls[listener]) < 0) {
         hmq_conn_close(c, 0, NULL);
         return;
@@ -176,6 +190,8 @@ static void on_migrate(hmq_worker_t *w, hmq_migrate_t *m)
         return;
     }
     c->accepted_ms = m->accepted_ms;
+    c->real_peer = m->real_peer;
+    m->real_peer = NULL;
     if (m->tls) {
         hmq_conn_adopt_tls(c, m->tls, m->wire, m->wire_len);
         m->tls = NULL;
@@ -186,6 +202,7 @@ static void on_migrate(hmq_worker_t *w, hmq_migrate_t *m)
 static void migrate_free(hmq_migrate_t *m)
 {
     if (m->tls) hmq_tls_free(m->tls);
+    free(m->real_peer);
     free(m->wire);
     free(m->data);
     free(m);
@@ -255,6 +272,7 @@ static void on_sweep(uv_timer_t *t)
         c = next;
     }
     hmq_session_sweep_all(w, now);
+    hmq_admission_sweep(w, now);
 }
 
 /* ---- life cycle ----------------------------------------------------------------------------- */
@@ -334,6 +352,7 @@ static void worker_shutdown(hmq_worker_t *w)
     uv_close((uv_handle_t *)&deadline, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     hmq_router_scratch_free(w);
+    hmq_admission_free(w);
     if (uv_loop_close(&w->loop) != 0) LOG_WARN("worker_loop_busy", "worker=%u", w->id);
 }
 

@@ -49,6 +49,7 @@ typedef struct {
     uint64_t accepted_ms;
     uint32_t home;
     struct hmq_tls *tls; /* TLS engine, moved with the connection (NULL for plain TCP) */
+    struct sockaddr_storage *real_peer; /* from a PROXY header, moved with the connection */
     uint8_t *wire;       /* ciphertext not yet written (malloc'ed, may be NULL) */
     uint32_t wire_len;
     uint32_t len, cap;   /* unprocessed plaintext input, starting with the CONNECT packet */
@@ -88,6 +89,7 @@ struct hmq_worker {
     hmq_conn_t **paused;     /* publishers paused by backpressure (conn.c) */
     uint32_t npaused, paused_cap;
     uv_timer_t pressure;     /* runs while publishers are paused */
+    void *admission;         /* connect-rate buckets (admission.c) */
     hmq_stats_t stats;
     bool stopping;
 };
