@@ -58,9 +58,9 @@ fuzz: build-fuzz
 sdk:
 	sdk-python/scripts/test.sh
 
-# Every test: unit (normal and ASan+UBSan), system (normal and ASan+UBSan, 1 and 4 workers),
-# the Python SDK, fuzz.
-test: unit unit-asan system system-asan sdk fuzz
+# Every test: unit (normal and ASan+UBSan), fuzz, the Python SDK, system (normal and ASan+UBSan,
+# 1 and 4 workers).
+test: unit unit-asan fuzz sdk system system-asan
 
 bench: build
 	bench/compare.sh

@@ -48,11 +48,13 @@ for t in "${targets[@]}"; do
     seeds=$root/tests/fuzz/corpus/${name#fuzz_}
     if [ -d "$seeds" ]; then cp -R "$seeds"/. "$corpus"/; fi
     echo "== $name: ${seconds}s, $(find "$corpus" -type f | wc -l) seed file(s)"
+    log=$artifacts/$name.log
     if (cd "$work" && "$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=25 \
-        -print_final_stats=1 -artifact_prefix="$artifacts/$name-" "$corpus"); then
-        echo "== $name: ok"
+        -print_final_stats=1 -artifact_prefix="$artifacts/$name-" "$corpus") >"$log" 2>&1; then
+        echo "== $name: ok, $(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$') inputs"
     else
-        echo "== $name: FAILED (reproducer in $artifacts/)" >&2
+        tail -n 40 "$log" >&2
+        echo "== $name: FAILED (log $log, reproducer in $artifacts/)" >&2
         failed+=("$name")
     fi
 done
