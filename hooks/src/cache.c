@@ -1,0 +1,229 @@
+/* cache.c - the hook engine's decision cache, shared by all workers (one mutex).
+ *
+ * Keys are HMAC-SHA256 digests, under a random key drawn at start-up, of the request's identity
+ * parts (provider, hook, listener, client id, username, password, ...): no key holds a secret or
+ * an identity in plain text, and keys do not survive the process. An entry is fresh for its TTL
+ * and then kept, for `on_failure: stale`, until stale_ttl_ms after it expired. At max_entries the
+ * least recently used entry goes. Called by engine.c only.
+ */
+#include <errno.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hooks_int.h"
+#include "util/map.h"
+
+typedef struct entry {
+    hmq_cache_key_t key;
+    hmq_hooks_value_t *value;
+    uint64_t expires_ms;
+    struct entry *prev, *next; /* LRU: head = most recent */
+} entry_t;
+
+struct hmq_hooks_cache {
+    uv_mutex_t mu;
+    hmq_map_t map;
+    entry_t *head, *tail;
+    size_t max_entries;
+    uint32_t stale_ttl_ms;
+    uint8_t secret[32];
+};
+
+uint64_t hmq_hooks_now_ms(void)
+{
+    return uv_hrtime() / 1000000u;
+}
+
+hmq_hooks_cache_t *hmq_hooks_cache_new(size_t max_entries, uint32_t stale_ttl_ms)
+{
+    hmq_hooks_cache_t *c = calloc(1, sizeof(*c));
+    if (!c) return NULL;
+    if (RAND_bytes(c->secret, sizeof(c->secret)) != 1 || uv_mutex_init(&c->mu) != 0) {
+        free(c);
+        return NULL;
+    }
+    hmq_map_init(&c->map);
+    c->max_entries = max_entries ? max_entries : 100000;
+    c->stale_ttl_ms = stale_ttl_ms;
+    return c;
+}
+
+static void unlink_entry(hmq_hooks_cache_t *c, entry_t *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void push_front(hmq_hooks_cache_t *c, entry_t *e)
+{
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head) c->head->prev = e;
+    c->head = e;
+    if (!c->tail) c->tail = e;
+}
+
+static void drop_entry(hmq_hooks_cache_t *c, entry_t *e)
+{
+    unlink_entry(c, e);
+    hmq_map_del(&c->map, e->key.b, sizeof(e->key.b));
+    hmq_hooks_value_unref(e->value);
+    free(e);
+}
+
+void hmq_hooks_cache_free(hmq_hooks_cache_t *c)
+{
+    if (!c) return;
+    while (c->head)
+        drop_entry(c, c->head);
+    hmq_map_free(&c->map);
+    uv_mutex_destroy(&c->mu);
+    OPENSSL_cleanse(c->secret, sizeof(c->secret));
+    free(c);
+}
+
+void hmq_hooks_cache_key(const hmq_hooks_cache_t *c, hmq_cache_key_t *out, const void *const *parts,
+                         const size_t *lens, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += 5 + (parts[i] ? lens[i] : 0);
+    uint8_t small[1024], *buf = total <= sizeof(small) ? small : malloc(total);
+    if (!buf) { /* no memory: a key nothing else can produce, so a miss */
+        memset(out->b, 0xff, sizeof(out->b));
+        return;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t len = parts[i] ? (uint32_t)lens[i] : 0;
+        buf[off++] = parts[i] ? 1 : 0; /* absent != empty */
+        memcpy(buf + off, &len, 4);
+        off += 4;
+        if (len) memcpy(buf + off, parts[i], len);
+        off += len;
+    }
+    unsigned int md_len = sizeof(out->b);
+    HMAC(EVP_sha256(), c->secret, sizeof(c->secret), buf, off, out->b, &md_len);
+    OPENSSL_cleanse(buf, off); /* it held a password */
+    if (buf != small) free(buf);
+}
+
+hmq_hooks_value_t *hmq_hooks_cache_get(hmq_hooks_cache_t *c, const hmq_cache_key_t *k,
+                                       uint64_t now_ms, bool stale)
+{
+    hmq_hooks_value_t *v = NULL;
+    uv_mutex_lock(&c->mu);
+    entry_t *e = hmq_map_get(&c->map, k->b, sizeof(k->b));
+    if (e) {
+        if (now_ms >= e->expires_ms + c->stale_ttl_ms) {
+            drop_entry(c, e);
+        } else if (now_ms < e->expires_ms || stale) {
+            unlink_entry(c, e);
+            push_front(c, e);
+            v = hmq_hooks_value_ref(e->value);
+        }
+    }
+    uv_mutex_unlock(&c->mu);
+    return v;
+}
+
+void hmq_hooks_cache_put(hmq_hooks_cache_t *c, const hmq_cache_key_t *k, hmq_hooks_value_t *v,
+                         uint64_t now_ms, uint32_t ttl_ms)
+{
+    uv_mutex_lock(&c->mu);
+    entry_t *e = hmq_map_get(&c->map, k->b, sizeof(k->b));
+    if (e) {
+        hmq_hooks_value_unref(e->value);
+        unlink_entry(c, e);
+    } else {
+        while (c->map.count >= c->max_entries && c->tail)
+            drop_entry(c, c->tail);
+        e = calloc(1, sizeof(*e));
+        if (!e) goto out;
+        e->key = *k;
+        if (hmq_map_put(&c->map, e->key.b, sizeof(e->key.b), e) != 0) {
+            free(e);
+            goto out;
+        }
+    }
+    e->value = hmq_hooks_value_ref(v);
+    e->expires_ms = now_ms + ttl_ms;
+    push_front(c, e);
+out:
+    uv_mutex_unlock(&c->mu);
+}
+
+size_t hmq_hooks_cache_size(hmq_hooks_cache_t *c)
+{
+    uv_mutex_lock(&c->mu);
+    size_t n = c->map.count;
+    uv_mutex_unlock(&c->mu);
+    return n;
+}
+
+/* ---- values ------------------------------------------------------------------------------ */
+
+void hmq_hooks_answer_clear(hmq_hooks_answer_t *a)
+{
+    free(a->reason);
+    hmq_grants_unref(a->grants);
+    for (size_t i = 0; i < a->n_attributes; i++) {
+        free((char *)a->attributes[i].key);
+        free((char *)a->attributes[i].value);
+    }
+    free(a->attributes);
+    memset(a, 0, sizeof(*a));
+}
+
+hmq_hooks_value_t *hmq_hooks_value_from_answer(hmq_hooks_answer_t *a)
+{
+    hmq_hooks_value_t *v = calloc(1, sizeof(*v));
+    char *reason = strdup(a->reason ? a->reason : "");
+    if (!v || !reason) {
+        free(v);
+        free(reason);
+        return NULL;
+    }
+    atomic_init(&v->refs, 1);
+    v->decision = a->decision;
+    v->reason_code = a->reason_code;
+    v->reason = reason;
+    free(a->reason);
+    a->reason = NULL;
+    v->grants = a->grants;
+    a->grants = NULL;
+    v->superuser = a->superuser;
+    v->attributes = a->attributes;
+    v->n_attributes = a->n_attributes;
+    a->attributes = NULL;
+    a->n_attributes = 0;
+    v->expires_unix_ms = a->expires_unix_ms;
+    return v;
+}
+
+hmq_hooks_value_t *hmq_hooks_value_ref(hmq_hooks_value_t *v)
+{
+    if (v) atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+    return v;
+}
+
+void hmq_hooks_value_unref(hmq_hooks_value_t *v)
+{
+    if (!v || atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1) return;
+    hmq_hooks_answer_t a = {.reason = v->reason,
+                            .grants = v->grants,
+                            .attributes = v->attributes,
+                            .n_attributes = v->n_attributes};
+    hmq_hooks_answer_clear(&a);
+    free(v);
+}
