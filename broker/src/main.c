@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "core/auth.h"
 #include "core/broker.h"
 #include "util/log.h"
 
@@ -90,7 +91,7 @@ int main(int argc, char **argv)
     uv_signal_start(&sigterm, on_signal, SIGTERM);
 
     hmq_broker_t broker;
-    int rc = hmq_broker_start(&broker, &cfg);
+    int rc = hmq_broker_start(&broker, &cfg, loop);
     if (rc < 0) {
         LOG_ERROR("start_failed", "error=\"%s\"", rc <= -1000 ? "see above" : uv_strerror(rc));
         return 1;
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
 
     uv_run(loop, UV_RUN_DEFAULT);
 
+    hmq_auth_engine_close(&broker); /* cancels calls in flight; their clients are closed next */
     hmq_broker_stop(&broker);
     uv_close((uv_handle_t *)&sigint, NULL);
     uv_close((uv_handle_t *)&sigterm, NULL);

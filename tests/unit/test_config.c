@@ -150,7 +150,10 @@ static void test_every_key_shipped_and_documented(void **state)
     for (const hmq_config_key_t *k = hmq_config_keys; k->name; k++) {
         bool listener = k->section == HMQ_SECTION_LISTENERS;
         snprintf(needle, sizeof needle, listener ? " %s: " : "\n  %s: ", k->name);
-        if (!strstr(yaml, needle))
+        /* A string key without a default (a file name, an address) is shown commented out. */
+        char commented[128];
+        snprintf(commented, sizeof commented, "\n  # %s: ", k->name);
+        if (!strstr(yaml, needle) && !(k->type == HMQ_KEY_STRING && strstr(yaml, commented)))
             fail_msg("config/hookmq.yaml lacks %s.%s", hmq_config_sections[k->section], k->name);
     }
     const char *doc = read_source_file("docs/configuration.md");

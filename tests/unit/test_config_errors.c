@@ -136,7 +136,7 @@ static void test_unknown_keys(void **state)
     assert_error("t.yaml:5: limit: unknown key (did you mean 'limits'?)");
     assert_error("t.yaml:9: listeners[0].prot: unknown key (did you mean 'port'?)");
     assert_error(
-        "t.yaml:10: zzz: unknown key (sections: broker, listeners, limits, mqtt, auth, log)");
+        "t.yaml:10: zzz: unknown key (sections: broker, listeners, limits, mqtt, auth, log, hooks)");
     /* Errors come in the order of the file. */
     assert_true(strstr(err, "t.yaml:2:") < strstr(err, "t.yaml:10:"));
     /* Keys are case-sensitive, as in YAML. */

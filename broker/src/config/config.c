@@ -51,6 +51,8 @@ void hmq_config_defaults(hmq_config_t *cfg)
         .allow_zero_length_client_id = true,
         .log_level = HMQ_LOG_INFO,
         .log_format = HMQ_LOG_FMT_LOGFMT,
+        .hooks_auth_deadline_ms = 500,
+        .hooks_on_failure = HMQ_HOOK_FAIL_DENY,
     };
     hmq_config_listener_init(&cfg->listeners[0]);
     cfg->listeners[0].name = strdup("default");
@@ -72,6 +74,12 @@ void hmq_config_free(hmq_config_t *cfg)
         }
     }
     cfg->listener_count = 0;
+    char **strings[] = {&cfg->hooks_server, &cfg->hooks_endpoints, &cfg->hooks_tls_ca_file,
+                        &cfg->hooks_tls_cert_file, &cfg->hooks_tls_key_file};
+    for (size_t k = 0; k < sizeof strings / sizeof *strings; k++) {
+        free(*strings[k]);
+        *strings[k] = NULL;
+    }
 }
 
 void hmq_config_error(hmq_config_loader_t *ld, const hmq_config_origin_t *at, const char *key,

@@ -46,6 +46,12 @@ typedef struct {
 typedef enum { HMQ_LOG_TRACE, HMQ_LOG_DEBUG, HMQ_LOG_INFO, HMQ_LOG_WARN, HMQ_LOG_ERROR } hmq_log_level_t;
 typedef enum { HMQ_LOG_FMT_LOGFMT, HMQ_LOG_FMT_JSON } hmq_log_format_t;
 typedef enum { HMQ_QUEUE_DROP_NEWEST, HMQ_QUEUE_DROP_OLDEST } hmq_queue_policy_t;
+typedef enum {
+    HMQ_HOOK_FAIL_DENY = 0,
+    HMQ_HOOK_FAIL_ALLOW,
+    HMQ_HOOK_FAIL_CONTINUE,
+    HMQ_HOOK_FAIL_STALE
+} hmq_hook_on_failure_t;
 
 typedef struct {
     /* broker: */
@@ -80,6 +86,16 @@ typedef struct {
     /* log: */
     hmq_log_level_t log_level;
     hmq_log_format_t log_format;
+
+    /* hooks: one external hook server (docs/hooks.md); no endpoints = no hooks */
+    char *hooks_server;          /* its name in logs and metrics */
+    char *hooks_endpoints;       /* "host:port[,host:port...]" or "unix:/path" */
+    char *hooks_tls_ca_file;     /* TLS to the hook server (unset = plaintext) */
+    char *hooks_tls_cert_file;   /* mTLS client certificate */
+    char *hooks_tls_key_file;
+    uint32_t hooks_auth_deadline_ms;
+    hmq_hook_on_failure_t hooks_on_failure;
+    bool hooks_mandatory;        /* refuse clients (server unavailable) until it handshook */
 } hmq_config_t;
 
 /* Fill cfg with the embedded defaults (serve on 127.0.0.1:1883). The listener strings are

@@ -19,6 +19,7 @@ enum {
     HMQ_SECTION_MQTT,
     HMQ_SECTION_AUTH,
     HMQ_SECTION_LOG,
+    HMQ_SECTION_HOOKS,
     HMQ_SECTION_COUNT
 };
 #define HMQ_SECTION_KEYS_MAX 32 /* most keys in one section (or one listener entry) */

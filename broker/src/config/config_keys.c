@@ -20,12 +20,14 @@ const char *const hmq_config_sections[HMQ_SECTION_COUNT] = {
     [HMQ_SECTION_BROKER] = "broker", [HMQ_SECTION_LISTENERS] = "listeners",
     [HMQ_SECTION_LIMITS] = "limits", [HMQ_SECTION_MQTT] = "mqtt",
     [HMQ_SECTION_AUTH] = "auth",     [HMQ_SECTION_LOG] = "log",
+    [HMQ_SECTION_HOOKS] = "hooks",
 };
 
 static const char *const listener_types[] = {"tcp", "tls", NULL};
 static const char *const tls_cert_modes[] = {"none", "optional", "required", NULL};
 static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const cert_ids[] = {"none", "cn", "san", NULL};
+static const char *const on_failures[] = {"deny", "allow", "continue", "stale", NULL};
 static const char *const queue_policies[] = {"drop_newest", "drop_oldest", NULL};
 static const char *const log_levels[] = {"trace", "debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"logfmt", "json", NULL};
@@ -64,6 +66,10 @@ static const char *check_bind(const char *s)
     {                                                                                              \
         .section = (sec), .name = (key), .type = HMQ_KEY_ENUM, FIELD(hmq_config_t, f),             \
         .names = (n)                                                                               \
+    }
+#define STRING(sec, key, f)                                                                        \
+    {                                                                                              \
+        .section = (sec), .name = (key), .type = HMQ_KEY_STRING, FIELD(hmq_config_t, f)            \
     }
 #define L_UINT(key, f, lo, hi)                                                                     \
     {                                                                                              \
@@ -137,6 +143,15 @@ const hmq_config_key_t hmq_config_keys[] = {
 
     ENUM(HMQ_SECTION_LOG, "level", log_level, log_levels),
     ENUM(HMQ_SECTION_LOG, "format", log_format, log_formats),
+
+    STRING(HMQ_SECTION_HOOKS, "server", hooks_server),
+    STRING(HMQ_SECTION_HOOKS, "endpoints", hooks_endpoints),
+    STRING(HMQ_SECTION_HOOKS, "tls_ca_file", hooks_tls_ca_file),
+    STRING(HMQ_SECTION_HOOKS, "tls_cert_file", hooks_tls_cert_file),
+    STRING(HMQ_SECTION_HOOKS, "tls_key_file", hooks_tls_key_file),
+    UINT(HMQ_SECTION_HOOKS, "authenticate_deadline_ms", hooks_auth_deadline_ms, 1, 600000),
+    ENUM(HMQ_SECTION_HOOKS, "on_failure", hooks_on_failure, on_failures),
+    BOOL(HMQ_SECTION_HOOKS, "mandatory", hooks_mandatory),
     {.name = NULL},
 };
 

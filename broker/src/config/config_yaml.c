@@ -279,7 +279,7 @@ static bool check_key(hmq_config_loader_t *ld, yindex_t *ix, node_t *nd,
             hmq_config_error(ld, at, path, "unknown key (did you mean '%s'?)", hint);
         else if (section < 0)
             hmq_config_error(ld, at, path,
-                             "unknown key (sections: broker, listeners, limits, mqtt, auth, log)");
+                             "unknown key (sections: broker, listeners, limits, mqtt, auth, log, hooks)");
         else
             hmq_config_error(ld, at, path, "unknown key");
         return false;
@@ -302,7 +302,7 @@ static void check_node(hmq_config_loader_t *ld, yindex_t *ix, node_t *nd, const 
         if (!nd->valid)
             hmq_config_error(ld, &at, NULL,
                              "the configuration must be a mapping of sections "
-                             "(broker, listeners, limits, mqtt, auth, log)");
+                             "(broker, listeners, limits, mqtt, auth, log, hooks)");
         return;
     }
     if (!parent->valid) return;

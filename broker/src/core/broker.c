@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/auth.h"
 #include "core/worker.h"
 #include "net/tls.h"
 #include "util/log.h"
@@ -37,6 +38,7 @@ void hmq_broker_stats(hmq_broker_t *b, hmq_stats_t *out)
         SUM(dropped_offline_qos0);
         SUM(protocol_errors);
         SUM(refused_rate);
+        SUM(dropped_not_authorized);
 #undef SUM
     }
 }
@@ -153,7 +155,7 @@ static int open_listeners(hmq_broker_t *b)
     return 0;
 }
 
-int hmq_broker_start(hmq_broker_t *b, const hmq_config_t *cfg)
+int hmq_broker_start(hmq_broker_t *b, const hmq_config_t *cfg, uv_loop_t *home)
 {
     memset(b, 0, sizeof *b);
     b->cfg = cfg;
@@ -173,6 +175,7 @@ int hmq_broker_start(hmq_broker_t *b, const hmq_config_t *cfg)
         if (!(b->workers[i] = hmq_worker_new(b, i))) return -ENOMEM;
     int rc = open_listeners(b);
     if (rc < 0) return rc;
+    if ((rc = hmq_auth_engine_start(b, home)) < 0) return rc;
     for (uint32_t i = 0; i < b->nworkers; i++)
         if ((rc = hmq_worker_run(b->workers[i])) < 0) return rc;
     return 0;

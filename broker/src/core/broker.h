@@ -32,6 +32,7 @@ typedef struct {
     atomic_uint_fast64_t dropped_offline_qos0;
     atomic_uint_fast64_t protocol_errors;    /* connections closed for malformed/invalid input */
     atomic_uint_fast64_t refused_rate;       /* connections refused by connect-rate limits */
+    atomic_uint_fast64_t dropped_not_authorized; /* PUBLISH refused by grants */
 } hmq_stats_t;
 
 #define HMQ_STAT_ADD(field, n)                                                                     \
@@ -52,10 +53,11 @@ typedef struct hmq_broker {
     uint16_t ports[HMQ_MAX_LISTENERS]; /* actual bound ports (port 0 resolved) */
     uv_barrier_t stop_barrier;    /* workers' two-phase shutdown (worker.c) */
     struct hmq_tls_ctx *tls[HMQ_MAX_LISTENERS]; /* current context per TLS listener */
+    struct hmq_hooks *hooks;      /* hook engine, NULL without hook servers (auth.c) */
 } hmq_broker_t;
 
 /* Create listeners and workers, and start the worker threads. */
-int hmq_broker_start(hmq_broker_t *b, const hmq_config_t *cfg);
+int hmq_broker_start(hmq_broker_t *b, const hmq_config_t *cfg, uv_loop_t *home);
 /* Stop accepting, disconnect clients (v5: DISCONNECT 0x8B), join the workers, free everything. */
 void hmq_broker_stop(hmq_broker_t *b);
 

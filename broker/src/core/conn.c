@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/admission.h"
+#include "core/auth.h"
 #include "core/session.h"
 #include "net/proxy.h"
 #include "util/log.h"
@@ -201,7 +202,7 @@ static size_t process(hmq_conn_t *c, const uint8_t *data, size_t len)
         dispatch(c, &p, data + off, len - off);
         off += plen;
         if (c->state == HMQ_CONN_MIGRATED) return len; /* the rest travelled with the handover */
-        if (c->waiting_on) break; /* backpressure: the rest waits in c->in */
+        if (c->waiting_on || c->auth) break; /* backpressure or authentication: rest waits */
     }
     return off;
 }
@@ -217,7 +218,7 @@ static void finish_close(hmq_conn_t *c);
 static void update_reading(hmq_conn_t *c)
 {
     bool want = (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED) && !c->out_full &&
-                !c->waiting_on;
+                !c->waiting_on && !c->auth;
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
         else hmq_conn_close(c, 0, NULL);
@@ -454,6 +455,14 @@ static void post_migration(hmq_conn_t *c)
     update_reading(c);
     finish_close(c);
     hmq_mailbox_post(&c->w->broker->workers[m->home]->mailbox, &m->mail);
+}
+
+void hmq_conn_resume_input(hmq_conn_t *c)
+{
+    if (c->in_len && (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED))
+        consume(c, c->in, c->in_len);
+    if (c->mig) post_migration(c);
+    else update_reading(c);
 }
 
 /* ---- publisher backpressure ----------------------------------------------------------------- */
@@ -714,6 +723,8 @@ static void on_close(uv_handle_t *h)
         free(c->out_aliases);
     }
     if (c->tls) hmq_tls_free(c->tls);
+    hmq_auth_cancel(c);
+    hmq_auth_release(c);
     free(c->real_peer);
     free(c->tout);
     free(c->in);
@@ -770,6 +781,7 @@ void hmq_conn_close(hmq_conn_t *c, uint8_t reason, const char *reason_str)
     c->state = HMQ_CONN_CLOSING;
     c->idle_since_ms = hmq_worker_now(c->w); /* start of the close grace period */
     if (c->waiting_on) paused_remove(c);
+    hmq_auth_cancel(c);
     update_reading(c);
     if (was_connected) atomic_fetch_sub(&c->w->broker->clients_connected, 1);
     if (c->session) {
@@ -801,6 +813,11 @@ void hmq_conn_sweep(hmq_conn_t *c, uint64_t now)
         break;
     case HMQ_CONN_CONNECTED:
         /* [MQTT-3.1.2-24] 1.5 times the keep alive without a packet: disconnect */
+        if (c->cred_expiry_ms && hmq_wall_ms() >= c->cred_expiry_ms) {
+            LOG_INFO("credentials_expired", "peer=%s", hmq_conn_peer(c));
+            hmq_conn_close(c, HMQ_RC_NOT_AUTHORIZED, "credentials expired");
+            break;
+        }
         if (c->keepalive && now - c->last_rx_ms > (uint64_t)c->keepalive * 1500) {
             LOG_DEBUG("keepalive_timeout", "peer=%s keepalive=%u", hmq_conn_peer(c), c->keepalive);
             hmq_conn_close(c, HMQ_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");

@@ -71,6 +71,12 @@ struct hmq_conn {
     uint32_t tout_len, tout_cap;
     hmq_migrate_t *mig;       /* hand-over being prepared (sent at the end of the read) */
     bool proxy_pending;       /* PROXY protocol listener: header not received yet */
+    bool authenticated;       /* a hook allowed this client (auth.c) */
+    bool superuser;
+    struct hmq_auth_ctx *auth; /* Authenticate call in flight: input waits */
+    struct hmq_grants *grants; /* what the hook allowed (NULL: no restriction) */
+    char *username;            /* kept only when grants need %u */
+    uint64_t cred_expiry_ms;   /* wall clock; 0 = none */
     struct sockaddr_storage *real_peer; /* client address from the PROXY header */
     /* v5 topic aliases */
     char **in_aliases;        /* [alias-1] -> topic, lazily allocated (our topic_alias_maximum) */
@@ -121,6 +127,9 @@ void hmq_conn_on_disconnect(hmq_conn_t *c, hmq_packet_t *p);
 void hmq_conn_wait_for(hmq_conn_t *c, hmq_subscriber_t *sub);
 /* Worker's pressure timer: resume paused publishers whose subscriber drained. */
 void hmq_conn_check_paused(hmq_worker_t *w);
+
+/* Process input that waited (an Authenticate call ended) and read again. */
+void hmq_conn_resume_input(hmq_conn_t *c);
 
 /* Periodic check from the worker's sweep timer: keepalive and connect timeout. */
 void hmq_conn_sweep(hmq_conn_t *c, uint64_t now);

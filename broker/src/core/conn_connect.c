@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/auth.h"
 #include "core/message_build.h"
 #include "core/session.h"
 #include "util/log.h"
@@ -75,7 +76,7 @@ static bool check_connect(hmq_conn_t *c, const hmq_connect_t *k)
                "authentication method not supported");
         return false;
     }
-    if (!cfg->allow_anonymous) {
+    if (!cfg->allow_anonymous && !c->w->broker->hooks) { /* with hooks, the hook decides */
         refuse(c, HMQ_RC_NOT_AUTHORIZED, HMQ_V3_REFUSED_NOT_AUTHORIZED, "not authorized");
         return false;
     }
@@ -163,6 +164,9 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
         return;
     }
     if (!check_connect(c, k)) return;
+    size_t plen = 0;
+    if (hmq_mqtt_frame(raw, raw_len, 0, &plen) == 1 && hmq_auth_start(c, k, raw, plen))
+        return; /* continued by the answer (auth.c) */
 
     /* Session: takeover, clean start, resume. */
     hmq_session_t *s = hmq_map_get(&w->sessions, id, id_len);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/auth.h"
 #include "core/router.h"
 #include "core/session.h"
 #include "util/log.h"
@@ -48,6 +49,15 @@ static uint8_t subscribe_one(hmq_conn_t *c, hmq_bytes_t filter, hmq_subopts_t op
         if (!exists) return HMQ_RC_QUOTA_EXCEEDED;
     }
     if (opts.qos > cfg->maximum_qos) opts.qos = cfg->maximum_qos;
+    if (c->grants) {
+        char *f = malloc(filter.len + 1);
+        if (!f) return HMQ_RC_UNSPECIFIED;
+        memcpy(f, filter.p, filter.len);
+        f[filter.len] = 0;
+        uint8_t denied = hmq_auth_check(c, HMQ_ACTION_SUBSCRIBE, f, &opts.qos, false);
+        free(f);
+        if (denied) return denied;
+    }
     bool existed;
     hmq_sub_rec_t *rec = hmq_session_sub_add(s, (const char *)filter.p, filter.len, &opts, sub_id, &existed);
     if (!rec) return HMQ_RC_UNSPECIFIED;

@@ -13,6 +13,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "core/admission.h"
+#include "core/auth.h"
 #include "core/conn.h"
 #include "net/tls.h"
 #include "core/router.h"
@@ -325,6 +326,11 @@ static void on_shutdown_deadline(uv_timer_t *t)
  * reading from clients and sends its last deliveries; after the barrier, each drains its mailbox
  * (nothing new can arrive), frees its sessions and closes its handles. Wills are not published on
  * shutdown: the clients did nothing wrong and will reconnect. */
+static void hooks_loop_closed(hmq_hooks_loop_t *hl)
+{
+    free(hl);
+}
+
 static void worker_shutdown(hmq_worker_t *w)
 {
     w->stopping = true;
@@ -344,6 +350,7 @@ static void worker_shutdown(hmq_worker_t *w)
     uv_close((uv_handle_t *)&w->sys, NULL);
     uv_close((uv_handle_t *)&w->flush, NULL);
     uv_close((uv_handle_t *)&w->pressure, NULL);
+    if (w->hooks_loop) hmq_hooks_loop_close(w->hooks_loop, hooks_loop_closed);
     uv_timer_t deadline;
     uv_timer_init(&w->loop, &deadline);
     uv_timer_start(&deadline, on_shutdown_deadline, 3000, 0);
@@ -363,6 +370,11 @@ static void worker_main(void *arg)
     snprintf(name, sizeof name, "hmq-worker-%u", w->id);
     pthread_setname_np(pthread_self(), name);
     urcu_memb_register_thread();
+    if (w->broker->hooks && (w->hooks_loop = calloc(1, sizeof *w->hooks_loop)) &&
+        hmq_hooks_loop_init(w->broker->hooks, &w->loop, w->hooks_loop) < 0) {
+        free(w->hooks_loop);
+        w->hooks_loop = NULL;
+    }
     uv_prepare_start(&w->flush, on_flush);
     uv_timer_start(&w->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
     if (w->id == 0) hmq_sys_start(w);

@@ -90,6 +90,7 @@ struct hmq_worker {
     uint32_t npaused, paused_cap;
     uv_timer_t pressure;     /* runs while publishers are paused */
     void *admission;         /* connect-rate buckets (admission.c) */
+    struct hmq_hooks_loop *hooks_loop; /* answers of the hook engine arrive here (auth.c) */
     hmq_stats_t stats;
     bool stopping;
 };

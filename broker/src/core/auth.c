@@ -1,0 +1,311 @@
+/* auth.c - authentication through the hook engine and grants enforcement (see auth.h). */
+#include "core/auth.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/session.h"
+#include "core/worker.h"
+#include "net/tls.h"
+#include "util/log.h"
+
+/* ---- engine life cycle ---------------------------------------------------------------------- */
+
+int hmq_auth_engine_start(hmq_broker_t *b, uv_loop_t *home)
+{
+    const hmq_config_t *cfg = b->cfg;
+    if (!cfg->hooks_endpoints || !*cfg->hooks_endpoints) return 0;
+    /* endpoints: comma-separated */
+    static const char *endpoints[16];
+    static char buf[1024];
+    size_t n = 0;
+    snprintf(buf, sizeof buf, "%s", cfg->hooks_endpoints);
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok && n < 16;
+         tok = strtok_r(NULL, ", ", &save))
+        endpoints[n++] = tok;
+    hmq_hooks_server_config_t server = {
+        .name = cfg->hooks_server && *cfg->hooks_server ? cfg->hooks_server : "hooks",
+        .endpoints = endpoints,
+        .n_endpoints = n,
+        .tls_ca_file = cfg->hooks_tls_ca_file,
+        .tls_cert_file = cfg->hooks_tls_cert_file,
+        .tls_key_file = cfg->hooks_tls_key_file,
+    };
+    server.policy.mandatory = cfg->hooks_mandatory;
+    for (int h = 0; h < HMQ_HOOK__COUNT; h++) {
+        server.policy.deadline_ms[h] = h == HMQ_HOOK_AUTHENTICATE ? cfg->hooks_auth_deadline_ms : 200;
+        server.policy.on_failure[h] = (hmq_hooks_on_failure_t)cfg->hooks_on_failure;
+    }
+    const char *listeners[HMQ_MAX_LISTENERS];
+    for (uint32_t i = 0; i < cfg->listener_count; i++) listeners[i] = cfg->listeners[i].name;
+    hmq_hooks_config_t hc = {
+        .node = "hookmq",
+        .servers = &server,
+        .n_servers = 1,
+        .listeners = listeners,
+        .n_listeners = cfg->listener_count,
+    };
+    int rc = hmq_hooks_new(&b->hooks, home, &hc);
+    if (rc == 0) rc = hmq_hooks_start(b->hooks);
+    if (rc < 0) {
+        LOG_ERROR("hooks_start_failed", "server=%s error=%d", server.name, rc);
+        return rc;
+    }
+    LOG_INFO("hooks_started", "server=%s endpoints=%s mandatory=%d", server.name,
+             cfg->hooks_endpoints, cfg->hooks_mandatory);
+    return 0;
+}
+
+void hmq_auth_engine_close(hmq_broker_t *b)
+{
+    if (b->hooks) hmq_hooks_close(b->hooks);
+}
+
+/* ---- one Authenticate call ------------------------------------------------------------------ */
+
+typedef struct hmq_auth_ctx {
+    hmq_hooks_auth_req_t req;
+    hmq_hooks_client_t client;
+    hmq_hooks_tls_t tls;
+    hmq_tls_identity_t *ident;
+    hmq_conn_t *conn; /* NULL once the connection closed */
+    uint8_t *packet;  /* the CONNECT, decoded again when the answer comes */
+    size_t len;
+    void **allocs; /* strings and arrays made for the request */
+    size_t nallocs, allocs_cap;
+} auth_ctx_t;
+
+static void *keep(auth_ctx_t *a, void *p)
+{
+    if (!p) return NULL;
+    if (a->nallocs == a->allocs_cap) {
+        size_t cap = a->allocs_cap ? a->allocs_cap * 2 : 8;
+        void **v = realloc(a->allocs, cap * sizeof *v);
+        if (!v) {
+            free(p);
+            return NULL;
+        }
+        a->allocs = v;
+        a->allocs_cap = cap;
+    }
+    a->allocs[a->nallocs++] = p;
+    return p;
+}
+
+static const char *str(auth_ctx_t *a, hmq_bytes_t b)
+{
+    char *s = malloc(b.len + 1);
+    if (!s) return "";
+    if (b.len) memcpy(s, b.p, b.len);
+    s[b.len] = 0;
+    return keep(a, s) ? s : "";
+}
+
+static void ctx_free(auth_ctx_t *a)
+{
+    for (size_t i = 0; i < a->nallocs; i++) free(a->allocs[i]);
+    free(a->allocs);
+    if (a->ident) hmq_tls_identity_free(a->ident);
+    free(a->packet);
+    free(a);
+}
+
+static void fill_peer(auth_ctx_t *a, hmq_conn_t *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (c->real_peer) memcpy(&ss, c->real_peer, sizeof ss);
+    else if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return;
+    char *ip = keep(a, malloc(INET6_ADDRSTRLEN));
+    if (!ip) return;
+    if (ss.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, INET6_ADDRSTRLEN);
+        a->client.peer_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    } else {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, INET6_ADDRSTRLEN);
+        a->client.peer_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    a->client.peer_address = ip;
+}
+
+static void fill_tls(auth_ctx_t *a, hmq_conn_t *c)
+{
+    if (!c->tls) return;
+    hmq_hooks_tls_t *t = &a->tls;
+    t->version = hmq_tls_version(c->tls);
+    t->cipher = hmq_tls_cipher(c->tls);
+    t->sni = hmq_tls_sni(c->tls);
+    t->has_peer_certificate = hmq_tls_has_peer_cert(c->tls);
+    if (t->has_peer_certificate && hmq_tls_identity(c->tls, &a->ident) == 0 && a->ident) {
+        t->subject = hmq_tls_identity_name(a->ident, HMQ_TLS_NAME_SUBJECT);
+        t->common_name = hmq_tls_identity_name(a->ident, HMQ_TLS_NAME_CN);
+        t->serial = hmq_tls_identity_name(a->ident, HMQ_TLS_NAME_SERIAL);
+        t->fingerprint_sha256 = hmq_tls_identity_name(a->ident, HMQ_TLS_NAME_SHA256);
+        t->issuer = a->ident->issuer;
+        t->not_before_unix_ms = (uint64_t)a->ident->not_before * 1000;
+        t->not_after_unix_ms = (uint64_t)a->ident->not_after * 1000;
+    }
+    a->client.tls = t;
+}
+
+static void fill_v5(auth_ctx_t *a, const hmq_connect_t *k)
+{
+    const hmq_props_t *p = &k->props;
+    hmq_hooks_client_t *cl = &a->client;
+    cl->has_properties = true;
+    cl->session_expiry_interval = p->present & HMQ_PROP_BIT(HMQ_PROP_SESSION_EXPIRY) ? p->session_expiry : 0;
+    cl->receive_maximum = p->present & HMQ_PROP_BIT(HMQ_PROP_RECEIVE_MAXIMUM) ? p->receive_maximum : 65535;
+    cl->maximum_packet_size = p->present & HMQ_PROP_BIT(HMQ_PROP_MAXIMUM_PACKET_SIZE) ? p->maximum_packet_size : 0;
+    cl->topic_alias_maximum = p->present & HMQ_PROP_BIT(HMQ_PROP_TOPIC_ALIAS_MAXIMUM) ? p->topic_alias_maximum : 0;
+    cl->request_problem_information =
+        !(p->present & HMQ_PROP_BIT(HMQ_PROP_REQUEST_PROBLEM_INFO)) || p->request_problem_info;
+    cl->request_response_information = p->request_response_info;
+    if (!p->user_count) return;
+    hmq_hooks_pair_t *pairs = keep(a, calloc(p->user_count, sizeof *pairs));
+    if (!pairs) return;
+    uint32_t pos = 0;
+    hmq_bytes_t key, value;
+    size_t n = 0;
+    while (n < p->user_count && hmq_props_user_next(p, &pos, &key, &value)) {
+        pairs[n].key = str(a, key);
+        pairs[n].value = str(a, value);
+        n++;
+    }
+    cl->user_properties = pairs;
+    cl->n_user_properties = n;
+}
+
+/* MQTT 5 reason code of a refusal to its MQTT 3.1.1 return code. */
+static uint8_t v3_code(uint8_t rc)
+{
+    switch (rc) {
+    case HMQ_RC_BAD_USERNAME_OR_PASSWORD: return HMQ_V3_REFUSED_BAD_CREDENTIALS;
+    case HMQ_RC_SERVER_UNAVAILABLE:
+    case HMQ_RC_SERVER_BUSY: return HMQ_V3_REFUSED_SERVER_UNAVAILABLE;
+    case HMQ_RC_CLIENT_ID_NOT_VALID: return HMQ_V3_REFUSED_IDENTIFIER;
+    default: return HMQ_V3_REFUSED_NOT_AUTHORIZED;
+    }
+}
+
+static void refuse(hmq_conn_t *c, uint8_t rc, const char *why)
+{
+    hmq_packet_t p = {.type = HMQ_CONNACK};
+    if (c->version == HMQ_MQTT_V5) {
+        p.connack.code = rc;
+        if (why && *why && c->request_problem_info) {
+            p.connack.props.present = HMQ_PROP_BIT(HMQ_PROP_REASON_STRING);
+            p.connack.props.reason_string.p = (const uint8_t *)why;
+            p.connack.props.reason_string.len = (uint32_t)strlen(why);
+        }
+    } else {
+        p.connack.code = v3_code(rc);
+    }
+    hmq_conn_send_packet(c, &p);
+    hmq_conn_close(c, 0, NULL);
+}
+
+static void on_answer(hmq_hooks_auth_req_t *req, int status, const hmq_hooks_auth_result_t *res)
+{
+    auth_ctx_t *a = req->data;
+    hmq_conn_t *c = a->conn;
+    if (!c) { /* the connection went away meanwhile */
+        ctx_free(a);
+        return;
+    }
+    c->auth = NULL;
+    if (status < 0 || !res || res->decision != HMQ_DECISION_ALLOW) {
+        uint8_t rc = status < 0 || !res ? HMQ_RC_SERVER_UNAVAILABLE : res->reason_code;
+        if (rc < 0x80) rc = HMQ_RC_NOT_AUTHORIZED;
+        LOG_INFO("connect_denied", "client_id=%s reason_code=0x%02x provider=%s", a->client.client_id, rc,
+                 res && res->provider ? res->provider : "-");
+        refuse(c, rc, res ? res->reason : NULL);
+        ctx_free(a);
+        return;
+    }
+    c->authenticated = true;
+    c->superuser = res->superuser;
+    c->cred_expiry_ms = res->expires_unix_ms;
+    if (res->grants) {
+        c->grants = hmq_grants_ref(res->grants);
+        if (a->client.username) c->username = strdup(a->client.username);
+    }
+    /* Continue the CONNECT where it stopped, then the input that waited behind it. */
+    hmq_packet_t p;
+    if (hmq_mqtt_decode(a->packet, a->len, 0, &p) == 0) hmq_conn_on_connect(c, &p, a->packet, a->len);
+    ctx_free(a);
+    hmq_conn_resume_input(c);
+}
+
+bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, const uint8_t *packet, size_t len)
+{
+    hmq_worker_t *w = c->w;
+    if (!w->broker->hooks || c->authenticated) return false;
+    auth_ctx_t *a = calloc(1, sizeof *a);
+    if (!a || !(a->packet = malloc(len))) {
+        free(a);
+        refuse(c, HMQ_RC_SERVER_BUSY, "out of memory");
+        return true;
+    }
+    memcpy(a->packet, packet, len);
+    a->len = len;
+    a->conn = c;
+    hmq_hooks_client_t *cl = &a->client;
+    cl->client_id = str(a, k->client_id);
+    cl->username = k->has_username ? str(a, k->username) : NULL;
+    cl->protocol_version = k->version;
+    cl->listener = w->cfg->listeners[c->listener].name;
+    cl->keepalive = k->keepalive;
+    cl->clean_start = k->clean_start;
+    fill_peer(a, c);
+    fill_tls(a, c);
+    if (k->version == HMQ_MQTT_V5) fill_v5(a, k);
+    a->req.data = a;
+    a->req.client = cl;
+    a->req.has_password = k->has_password;
+    a->req.password = k->password.p;
+    a->req.password_len = k->password.len;
+    if (k->has_password) { /* the CONNECT buffer goes away: point into our copy */
+        a->req.password = a->packet + (k->password.p - packet);
+    }
+    c->auth = a;
+    if (hmq_hooks_authenticate(w->hooks_loop, &a->req, on_answer) < 0) {
+        c->auth = NULL;
+        ctx_free(a);
+        refuse(c, HMQ_RC_SERVER_UNAVAILABLE, "hook engine unavailable");
+    }
+    return true;
+}
+
+void hmq_auth_cancel(hmq_conn_t *c)
+{
+    auth_ctx_t *a = c->auth;
+    if (!a) return;
+    c->auth = NULL;
+    a->conn = NULL;
+    hmq_hooks_auth_cancel(&a->req); /* the callback still comes, and frees a */
+}
+
+void hmq_auth_release(hmq_conn_t *c)
+{
+    if (c->grants) hmq_grants_unref(c->grants);
+    c->grants = NULL;
+    free(c->username);
+    c->username = NULL;
+}
+
+uint8_t hmq_auth_check(hmq_conn_t *c, hmq_action_t action, const char *topic, uint8_t *qos,
+                       bool retain)
+{
+    if (!c->grants || c->superuser) return 0;
+    uint8_t rc = HMQ_RC_NOT_AUTHORIZED, granted = *qos;
+    const char *client_id = c->session ? c->session->client_id : "";
+    hmq_grants_verdict_t v =
+        hmq_grants_check(c->grants, action, topic, *qos, retain, client_id, c->username, &rc, &granted);
+    if (v == HMQ_GRANTS_ALLOW) {
+        if (granted < *qos) *qos = granted;
+        return 0;
+    }
+    /* No matching grant: authorize hooks would be asked next (not built yet): refuse. */
+    return rc >= 0x80 ? rc : HMQ_RC_NOT_AUTHORIZED;
+}

@@ -1,0 +1,36 @@
+/* auth.h - client authentication and authorization in the broker, on top of the hook engine
+ * (hooks/include/hookmq/hooks.h): the asynchronous Authenticate step of CONNECT, and the grants
+ * it returned, enforced on PUBLISH and SUBSCRIBE with no further call.
+ *
+ * Called by conn_connect.c (start), conn_publish.c / conn_subscribe.c (grants), conn.c (cancel
+ * on close) and broker.c / worker.c (engine life cycle). A worker never waits: the CONNECT is
+ * kept aside, reading pauses, and the answer arrives on the worker's loop.
+ */
+#ifndef HMQ_AUTH_H
+#define HMQ_AUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/conn.h"
+#include "hookmq/hooks.h"
+
+/* Engine life cycle (broker.c, worker.c). */
+int hmq_auth_engine_start(hmq_broker_t *b, uv_loop_t *home);
+void hmq_auth_engine_close(hmq_broker_t *b);
+
+/* CONNECT: true when an Authenticate call was started (the caller stops; the connection
+ * continues from the answer), false when no hook is configured or the client was already
+ * authenticated. `packet` is the whole CONNECT packet (copied). */
+bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, const uint8_t *packet, size_t len);
+/* The connection closes while its call is in flight. */
+void hmq_auth_cancel(hmq_conn_t *c);
+/* Release what the connection holds (grants, username). */
+void hmq_auth_release(hmq_conn_t *c);
+
+/* Grants: may this connection publish to / subscribe to `topic`? Returns 0 (allowed; for a
+ * subscription *qos may be lowered) or the reason code to refuse with. */
+uint8_t hmq_auth_check(hmq_conn_t *c, hmq_action_t action, const char *topic, uint8_t *qos,
+                       bool retain);
+
+#endif
