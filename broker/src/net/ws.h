@@ -11,8 +11,9 @@
  *   - cb->upgrade(ws): the upgrade request is valid; accept (101 follows) or refuse (403).
  *
  * Phase 1, the HTTP/1.1 upgrade: the request head is parsed with http_parser (any chunking, at
- * most HMQ_WS_HEAD_MAX bytes) and checked per RFC 6455 §4.2.1: GET, HTTP/1.1 or later, Host,
- * `Upgrade: websocket`, `Connection: upgrade` (tokens, case-insensitive), no body,
+ * most HMQ_WS_HEAD_MAX bytes, else 431) and checked per RFC 6455 §4.2.1: GET (else 405),
+ * HTTP/1.1 or later, one Host, `Upgrade: websocket`, `Connection: upgrade` (tokens,
+ * case-insensitive), no body,
  * `Sec-WebSocket-Version: 13` (else 426 naming 13), a Sec-WebSocket-Key of 16 base64 bytes, the
  * configured path (else 404; the query string is ignored) and a Sec-WebSocket-Protocol offering
  * one of the configured subprotocols (else 400). MQTT §6 requires "mqtt"; the default list also
@@ -23,17 +24,20 @@
  * HMQ_WS_E_HANDSHAKE and the caller flushes its output and closes. No extension is negotiated.
  * Bytes following the request head in the same chunk are frames and are processed at once.
  *
- * Phase 2, frames (wslay, server side): client frames must be masked; binary and continuation
- * frames go to cb->recv without being buffered (wslay's chunk callbacks); a text frame is a
- * protocol error (MQTT §6: close 1003); pings are answered; a close frame is answered and
- * hmq_ws_feed() returns HMQ_WS_CLOSED. hmq_ws_write() sends one binary frame.
+ * Phase 2, frames (wslay, server side): binary and continuation frames go to cb->recv without
+ * being buffered (wslay's chunk callbacks); pings are answered; a close frame is answered
+ * (same code) and hmq_ws_feed() returns HMQ_WS_CLOSED. Refused with a close frame: a text frame
+ * (MQTT §6: 1003), a message above max_message (1009), an unmasked frame, reserved bits or
+ * opcodes, a bad continuation or close code (1002); a frame wslay's frame layer rejects (long or
+ * fragmented control frame, non-minimal length) gets a close without a code. hmq_ws_write()
+ * sends one binary frame (wslay copies it into its queue until sent, i.e. within the call).
  *
  * Memory: during phase 1 the parser state and the interesting header values (bounded by
- * HMQ_WS_HEAD_MAX) are held and freed once the 101 is sent. wslay's context (~8.5 KB: a 4 KiB
- * input and a 4 KiB output staging buffer) exists only while a frame is partly received, a
- * fragmented message is open or output is queued: at a frame boundary after a feed or a write
- * it is freed, so an idle open connection holds only the hmq_ws_t (~150 B). The cost is a
- * context set-up (6 small allocations) per feed or write that does not end mid-frame.
+ * HMQ_WS_HEAD_MAX) are held and freed once the 101 is sent. wslay's context (~8.8 KB: a 4 KiB
+ * input and a 4 KiB output staging buffer) is made with the first frame and kept while the
+ * connection is busy; hmq_ws_trim() frees it between frames, so an idle connection whose owner
+ * trims it (e.g. in the sweep that releases idle output buffers) holds only the hmq_ws_t
+ * (~150 B). Freeing it after every feed instead would cost ~1 us per feed + write.
  *
  * Threads: a hmq_ws_t belongs to one thread. The configuration is read, never written, and may
  * be shared by every connection of a listener.
@@ -71,8 +75,10 @@ enum {
 };
 
 typedef struct {
-    const char *path;         /* request path to accept, e.g. "/mqtt" (exact, case-sensitive) */
-    const char *subprotocols; /* comma-separated, in order of preference; "mqtt,mqttv3.1" */
+    const char *path; /* request path to accept, e.g. "/mqtt" (exact, case-sensitive) */
+    /* Accepted subprotocols, NULL-terminated, in order of preference (the first one the client
+     * offers is selected; names compare case-sensitively). Default {"mqtt", "mqttv3.1", NULL}. */
+    const char *const *subprotocols;
     /* Largest data message (the sum of its frames' payloads) and so also the largest frame;
      * above it the connection is closed with 1009. Frames are not buffered whatever the size.
      * 0: 268435460, the largest MQTT packet. */
@@ -121,15 +127,21 @@ int hmq_ws_feed(hmq_ws_t *ws, const uint8_t *in, size_t len);
  * hmq_ws_feed returns if called from a callback). 0 or < 0 (HMQ_WS_E_STATE before the upgrade
  * or after a close frame was sent or received). Batch output per loop turn: one frame each. */
 int hmq_ws_write(hmq_ws_t *ws, const uint8_t *data, size_t len);
-/* Send a close frame with code (1000..4999; 0: no status code). Later writes fail with
- * HMQ_WS_E_STATE; a feed after it still delivers data until the peer's close frame (then
- * HMQ_WS_CLOSED). 0, or < 0 (HMQ_WS_E_STATE before the upgrade or when already closing). */
+/* Send a close frame with code (one a peer accepts: 1000-1003, 1007-1011, 3000-4999; or 0 for
+ * none). Later writes fail with HMQ_WS_E_STATE; a feed after it still delivers data until the
+ * peer's close frame (then HMQ_WS_CLOSED); the caller closes the socket after that or a timeout.
+ * 0, or < 0 (HMQ_WS_E_STATE before the upgrade, or when closing or closed already). */
 int hmq_ws_close(hmq_ws_t *ws, uint16_t code);
+
+/* Free wslay's context if it holds no state (no partial frame, no open fragmented message,
+ * nothing queued, no close frame seen or sent); the next feed or write makes a new one. Call it
+ * on idle connections, not from a callback. True when the engine now holds no frame buffers. */
+bool hmq_ws_trim(hmq_ws_t *ws);
 
 /* The upgrade is done (101 sent) and frames flow. */
 bool hmq_ws_open(const hmq_ws_t *ws);
 bool hmq_ws_peer_closed(const hmq_ws_t *ws);
-/* Why the connection failed, e.g. "path \"/x\" not served (404)", "text frame (MQTT needs
+/* Why the connection failed, e.g. "path not served (404): path \"/x\"", "text frame (MQTT needs
  * binary frames)"; NULL when it has not failed (or failed in a callback). */
 const char *hmq_ws_error(const hmq_ws_t *ws);
 /* The client address a trusted proxy gave (Forwarded for= / X-Forwarded-For), as inet_ntop
