@@ -229,6 +229,8 @@ class BrokerProcess:
         overrides = dict(self.overrides)
         # `listener={...}`: options merged into the default listener (which keeps its free port)
         base["listeners"][0].update(overrides.pop("listener", {}))
+        # `extra_listeners=[...]`: more listeners (port 0: read the port from the log)
+        base["listeners"] += overrides.pop("extra_listeners", [])
         return deep_merge(base, overrides)
 
     def _command(self) -> tuple[list[str], dict[str, str]]:
@@ -425,7 +427,7 @@ class MqttClient:
     """One paho-mqtt connection whose callbacks feed queues; no automatic reconnect."""
 
     def __init__(self, host: str, port: int, client_id: str | None = None, protocol: int = V5,
-                 clean: bool = True, manual_ack: bool = False) -> None:
+                 clean: bool = True, manual_ack: bool = False, transport: str = "tcp") -> None:
         self.host, self.port = host, port
         self.protocol = protocol
         self.clean = clean
@@ -435,7 +437,7 @@ class MqttClient:
             kw["clean_session"] = clean
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
                              protocol=_PAHO_PROTOCOL[protocol], reconnect_on_failure=False,
-                             manual_ack=manual_ack, **kw)
+                             manual_ack=manual_ack, transport=transport, **kw)
         # stay within any sane server Receive Maximum (mosquitto announces 20)
         self.c.max_inflight_messages_set(16)
         self.c.max_queued_messages_set(0)

@@ -103,7 +103,7 @@ static void test_bad_enums_and_strings(void **state)
     assert_error("t.yaml:1: limits.queue_policy: expected one of drop_newest, drop_oldest, got "
                  "'drop_all'");
     load_fails("listeners:\n  - name: a\n    type: quic\n", NULL);
-    assert_error("t.yaml:3: listeners[0].type: expected one of tcp, tls, got 'quic'");
+    assert_error("t.yaml:3: listeners[0].type: expected one of tcp, tls, ws, wss, got 'quic'");
     load_fails("listeners:\n  - name: a\n    type: tls\n", NULL);
     assert_error("t.yaml:2: listeners[0]: type tls needs tls_cert_file and tls_key_file");
     load_fails("listeners:\n  - name: a\n    type: tls\n    tls_cert_file: c.pem\n"

@@ -62,7 +62,7 @@ void hmq_config_free(hmq_config_t *cfg)
 {
     for (uint32_t i = 0; i < cfg->listener_count && i < HMQ_MAX_LISTENERS; i++) {
         hmq_listener_config_t *l = &cfg->listeners[i];
-        char **strings[] = {&l->name,        &l->bind,          &l->tls_cert_file,
+        char **strings[] = {&l->name, &l->bind, &l->ws_path, &l->tls_cert_file,
                             &l->tls_key_file, &l->tls_key_passphrase, &l->tls_ca_file,
                             &l->tls_crl_file, &l->tls_ciphers,   &l->tls_ciphersuites,
                             &l->tls_groups};
@@ -171,10 +171,15 @@ static void check_listeners(hmq_config_loader_t *ld)
         const hmq_config_origin_t *at = ld->listener_key_at[i];
         if (!l->name && !at[sn].line && !at[sn].env)
             hmq_config_error(ld, &ld->listener_at[i], NULL, "listeners[%u]: name is required", i);
-        if (l->kind == HMQ_LISTENER_TLS && (!l->tls_cert_file || !l->tls_key_file))
+        bool tls = l->kind == HMQ_LISTENER_TLS || l->kind == HMQ_LISTENER_WSS;
+        if (tls && (!l->tls_cert_file || !l->tls_key_file))
             hmq_config_error(ld, &ld->listener_at[i], NULL,
-                             "listeners[%u]: type tls needs tls_cert_file and tls_key_file", i);
-        if (l->kind == HMQ_LISTENER_TLS && l->tls_client_cert != HMQ_TLS_CERT_NONE && !l->tls_ca_file)
+                             "listeners[%u]: type %s needs tls_cert_file and tls_key_file", i,
+                             l->kind == HMQ_LISTENER_TLS ? "tls" : "wss");
+        if (l->ws_path && l->ws_path[0] != '/')
+            hmq_config_error(ld, &ld->listener_at[i], NULL,
+                             "listeners[%u]: ws_path must start with '/'", i);
+        if (tls && l->tls_client_cert != HMQ_TLS_CERT_NONE && !l->tls_ca_file)
             hmq_config_error(ld, &ld->listener_at[i], NULL,
                              "listeners[%u]: tls_client_cert %s needs tls_ca_file", i,
                              l->tls_client_cert == HMQ_TLS_CERT_REQUIRED ? "required" : "optional");

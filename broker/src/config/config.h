@@ -13,7 +13,12 @@
 
 #define HMQ_MAX_LISTENERS 32
 
-typedef enum { HMQ_LISTENER_TCP = 0, HMQ_LISTENER_TLS = 1 } hmq_listener_kind_t;
+typedef enum {
+    HMQ_LISTENER_TCP = 0,
+    HMQ_LISTENER_TLS = 1,
+    HMQ_LISTENER_WS = 2,
+    HMQ_LISTENER_WSS = 3
+} hmq_listener_kind_t;
 typedef enum { HMQ_TLS_CERT_NONE = 0, HMQ_TLS_CERT_OPTIONAL, HMQ_TLS_CERT_REQUIRED } hmq_tls_cert_mode_t;
 typedef enum { HMQ_TLS_MIN_1_2 = 0, HMQ_TLS_MIN_1_3 } hmq_tls_min_t;
 typedef enum { HMQ_CERT_ID_NONE = 0, HMQ_CERT_ID_CN, HMQ_CERT_ID_SAN } hmq_cert_id_t;
@@ -36,6 +41,9 @@ typedef struct {
     char *tls_ciphersuites;    /* TLS 1.3 suites; NULL = safe default */
     char *tls_groups;
     hmq_cert_id_t tls_client_id_from; /* take the MQTT client id from the certificate */
+    /* type: ws, wss */
+    char *ws_path;             /* HTTP path of the upgrade; default /mqtt */
+    bool ws_trust_forwarded;   /* X-Forwarded-For / Forwarded name the client (trusted proxy) */
     /* PROXY protocol v1/v2 from a load balancer (mandatory on the listener when on) */
     bool proxy_protocol;
     /* admission control, checked before any TLS work (0 = no limit) */

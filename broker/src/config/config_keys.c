@@ -23,7 +23,7 @@ const char *const hmq_config_sections[HMQ_SECTION_COUNT] = {
     [HMQ_SECTION_HOOKS] = "hooks",
 };
 
-static const char *const listener_types[] = {"tcp", "tls", NULL};
+static const char *const listener_types[] = {"tcp", "tls", "ws", "wss", NULL};
 static const char *const tls_cert_modes[] = {"none", "optional", "required", NULL};
 static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const cert_ids[] = {"none", "cn", "san", NULL};
@@ -115,6 +115,8 @@ const hmq_config_key_t hmq_config_keys[] = {
     L_STRING("tls_groups", tls_groups, NULL),
     L_ENUM("tls_client_id_from", tls_client_id_from, cert_ids),
     L_BOOL("proxy_protocol", proxy_protocol),
+    L_STRING("ws_path", ws_path, NULL),
+    L_BOOL("ws_trust_forwarded", ws_trust_forwarded),
     L_UINT("max_connect_rate", max_connect_rate, 0, UINT32_MAX),
     L_UINT("max_connect_rate_per_ip", max_connect_rate_per_ip, 0, UINT32_MAX),
 

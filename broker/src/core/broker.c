@@ -129,7 +129,14 @@ static int open_listeners(hmq_broker_t *b)
     for (uint32_t l = 0; l < b->cfg->listener_count; l++) {
         const hmq_listener_config_t *lc = &b->cfg->listeners[l];
         uint16_t port = lc->port;
-        if (lc->kind == HMQ_LISTENER_TLS) {
+        if (lc->kind == HMQ_LISTENER_WS || lc->kind == HMQ_LISTENER_WSS) {
+            hmq_ws_config_t *wc = &b->ws[l];
+            hmq_ws_config_init(wc);
+            wc->path = lc->ws_path && *lc->ws_path ? lc->ws_path : "/mqtt";
+            wc->trust_forwarded = lc->ws_trust_forwarded;
+            wc->max_message = b->cfg->max_packet_size;
+        }
+        if (lc->kind == HMQ_LISTENER_TLS || lc->kind == HMQ_LISTENER_WSS) {
             int rc = tls_context(lc, &b->tls[l]);
             if (rc < 0) return rc;
             for (uint32_t i = 0; i < b->nworkers; i++)
@@ -149,8 +156,9 @@ static int open_listeners(hmq_broker_t *b)
             }
         }
         b->ports[l] = port;
+        static const char *const kinds[] = {"tcp", "tls", "ws", "wss"};
         LOG_INFO("listening", "name=%s type=%s addr=%s port=%u workers=%u", lc->name,
-                 lc->kind == HMQ_LISTENER_TLS ? "tls" : "tcp", lc->bind, port, b->nworkers);
+                 kinds[lc->kind], lc->bind, port, b->nworkers);
     }
     return 0;
 }

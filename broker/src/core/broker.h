@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "core/retained.h"
 #include "core/topic_index.h"
+#include "net/ws.h"
 
 typedef struct hmq_worker hmq_worker_t;
 
@@ -54,6 +55,7 @@ typedef struct hmq_broker {
     uv_barrier_t stop_barrier;    /* workers' two-phase shutdown (worker.c) */
     struct hmq_tls_ctx *tls[HMQ_MAX_LISTENERS]; /* current context per TLS listener */
     struct hmq_hooks *hooks;      /* hook engine, NULL without hook servers (auth.c) */
+    hmq_ws_config_t ws[HMQ_MAX_LISTENERS]; /* WebSocket options per ws/wss listener */
 } hmq_broker_t;
 
 /* Create listeners and workers, and start the worker threads. */

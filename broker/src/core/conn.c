@@ -77,7 +77,7 @@ const char *hmq_conn_peer(hmq_conn_t *c)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     hmq_conn_t *c = h->data;
-    if (c->in_len == 0 || c->tls || c->proxy_pending) {
+    if (c->in_len == 0 || c->tls || c->ws || c->proxy_pending) {
         /* Nothing pending (or TLS: ciphertext): the worker's shared buffer, no per-connection
          * memory. */
         buf->base = (char *)c->w->rbuf;
@@ -210,6 +210,7 @@ static size_t process(hmq_conn_t *c, const uint8_t *data, size_t len)
 static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
 static void post_migration(hmq_conn_t *c);
 static void tls_input(hmq_conn_t *c, const uint8_t *data, size_t len);
+static int ws_input(hmq_conn_t *c, const uint8_t *data, size_t len);
 static void proxy_input(hmq_conn_t *c, const uint8_t *data, size_t len);
 static bool append(uint8_t **buf, uint32_t *len, uint32_t *cap, const uint8_t *data, size_t n);
 static void finish_close(hmq_conn_t *c);
@@ -282,6 +283,7 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
     c->last_rx_ms = hmq_worker_now(c->w);
     if (c->proxy_pending) proxy_input(c, (const uint8_t *)buf->base, (size_t)n);
     else if (c->tls) tls_input(c, (const uint8_t *)buf->base, (size_t)n);
+    else if (c->ws) ws_input(c, (const uint8_t *)buf->base, (size_t)n);
     else if (c->in_len) {
         c->in_len += (uint32_t)n;
         consume(c, c->in, c->in_len);
@@ -338,6 +340,7 @@ static void proxy_input(hmq_conn_t *c, const uint8_t *data, size_t len)
     c->in = NULL;
     c->in_len = c->in_cap = 0;
     if (rest && c->tls) tls_input(c, held + rc, rest);
+    else if (rest && c->ws) ws_input(c, held + rc, rest);
     else if (rest) consume(c, held + rc, rest);
     free(held);
 }
@@ -380,9 +383,9 @@ static int tls_send(hmq_tls_t *t, const uint8_t *data, size_t len)
 }
 
 /* Plaintext from the peer: MQTT bytes, processed like TCP input. */
-static int tls_recv(hmq_tls_t *t, const uint8_t *data, size_t len)
+/* MQTT bytes from below (TLS plaintext or WebSocket payload), processed like TCP input. */
+static int app_input(hmq_conn_t *c, const uint8_t *data, size_t len)
 {
-    hmq_conn_t *c = hmq_tls_data(t);
     if (c->mig) { /* already handed over: the rest travels with it */
         hmq_migrate_t *m = c->mig;
         return append(&m->data, &m->len, &m->cap, data, len) ? 0 : -1;
@@ -397,12 +400,84 @@ static int tls_recv(hmq_tls_t *t, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* TLS plaintext: WebSocket bytes on a wss listener, else MQTT. */
+static int tls_recv(hmq_tls_t *t, const uint8_t *data, size_t len)
+{
+    hmq_conn_t *c = hmq_tls_data(t);
+    if (c->ws) return ws_input(c, data, len); /* (frames even after a hand-over began) */
+    return app_input(c, data, len);
+}
+
 static const hmq_tls_cb_t tls_callbacks = {.send = tls_send, .recv = tls_recv};
+
+/* ---- WebSocket ------------------------------------------------------------------------------ */
+
+/* Bytes for the peer from the WebSocket engine (the 101 response, frames): through TLS on wss. */
+static int ws_send(hmq_ws_t *ws, const uint8_t *data, size_t len)
+{
+    hmq_conn_t *c = hmq_ws_data(ws);
+    if (c->tls) return hmq_tls_write(c->tls, data, len);
+    if (!append(&c->tout, &c->tout_len, &c->tout_cap, data, len)) return -1;
+    hmq_worker_mark_dirty(c->w, c);
+    return 0;
+}
+
+static int ws_recv(hmq_ws_t *ws, const uint8_t *data, size_t len)
+{
+    return app_input(hmq_ws_data(ws), data, len);
+}
+
+/* The upgrade was accepted: a trusted proxy's X-Forwarded-For becomes the client address. */
+static int ws_upgrade(hmq_ws_t *ws)
+{
+    hmq_conn_t *c = hmq_ws_data(ws);
+    const hmq_listener_config_t *lc = &c->w->cfg->listeners[c->listener];
+    if (!lc->ws_trust_forwarded || lc->proxy_protocol) return 0; /* checked on accept / header */
+    const char *fwd = hmq_ws_forwarded_for(ws);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (fwd && inet_pton(AF_INET, fwd, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+        ss.ss_family = AF_INET;
+    else if (fwd && inet_pton(AF_INET6, fwd, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+        ss.ss_family = AF_INET6;
+    if (ss.ss_family && (c->real_peer = malloc(sizeof *c->real_peer)))
+        memcpy(c->real_peer, &ss, sizeof ss);
+    int len = sizeof ss;
+    if (!c->real_peer && uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return 0;
+    const struct sockaddr *who = c->real_peer ? (struct sockaddr *)c->real_peer : (struct sockaddr *)&ss;
+    return hmq_admit_address(c->w, c->listener, who) ? 0 : -1; /* -1: 403 */
+}
+
+static const hmq_ws_cb_t ws_callbacks = {.send = ws_send, .recv = ws_recv, .upgrade = ws_upgrade};
+
+static int ws_input(hmq_conn_t *c, const uint8_t *data, size_t len)
+{
+    int rc = hmq_ws_feed(c->ws, data, len);
+    if (rc != 0 && (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED)) {
+        if (rc < 0)
+            LOG_DEBUG("ws_error", "peer=%s error=\"%s\"", hmq_conn_peer(c),
+                      hmq_ws_error(c->ws) ? hmq_ws_error(c->ws) : "-");
+        hmq_conn_close(c, 0, NULL); /* an HTTP error or a close frame is flushed first */
+    }
+    return 0;
+}
+
+int hmq_conn_use_ws(hmq_conn_t *c, const hmq_ws_config_t *cfg)
+{
+    c->ws = hmq_ws_new(cfg, &ws_callbacks, c);
+    return c->ws ? 0 : -1;
+}
 
 int hmq_conn_use_tls(hmq_conn_t *c, hmq_tls_ctx_t *ctx)
 {
     c->tls = hmq_tls_new(ctx, &tls_callbacks, c);
     return c->tls ? 0 : -1;
+}
+
+void hmq_conn_adopt_ws(hmq_conn_t *c, hmq_ws_t *ws)
+{
+    c->ws = ws;
+    hmq_ws_set_data(ws, c);
 }
 
 void hmq_conn_adopt_tls(hmq_conn_t *c, hmq_tls_t *tls, const uint8_t *wire, size_t wire_len)
@@ -448,6 +523,8 @@ static void post_migration(hmq_conn_t *c)
     c->tls = NULL;
     m->real_peer = c->real_peer;
     c->real_peer = NULL;
+    m->ws = c->ws;
+    c->ws = NULL;
     m->wire = c->tout;
     m->wire_len = c->tout_len;
     c->tout = NULL;
@@ -562,7 +639,7 @@ void hmq_conn_commit(hmq_conn_t *c, size_t n)
 static bool try_send_direct(hmq_conn_t *c, const hmq_packet_t *p, uint8_t version)
 {
     uint8_t buf[256];
-    if (c->tls || c->out_len || c->writing ||
+    if (c->tls || c->ws || c->out_len || c->writing ||
         (c->state != HMQ_CONN_CONNECTED && c->state != HMQ_CONN_NEW))
         return false;
     if (p->type != HMQ_CONNACK && p->type != HMQ_PINGRESP && p->type != HMQ_SUBACK &&
@@ -637,7 +714,15 @@ static void on_write(uv_write_t *req, int status)
  * messages, alerts) in c->tout, in order. */
 static void tls_encrypt_pending(hmq_conn_t *c)
 {
-    if (!c->out_len || !hmq_tls_handshake_done(c->tls)) return;
+    if (!c->out_len) return;
+    if (c->ws) { /* one binary frame per turn; through TLS on wss (ws_send) */
+        if (!hmq_ws_open(c->ws)) return;
+        if (hmq_ws_write(c->ws, c->out, c->out_len) < 0)
+            LOG_DEBUG("ws_write_failed", "peer=%s", hmq_conn_peer(c));
+        c->out_len = 0;
+        return;
+    }
+    if (!hmq_tls_handshake_done(c->tls)) return;
     if (hmq_tls_write(c->tls, c->out, c->out_len) < 0) LOG_DEBUG("tls_write_failed", "peer=%s", hmq_conn_peer(c));
     c->out_len = 0;
 }
@@ -645,8 +730,8 @@ static void tls_encrypt_pending(hmq_conn_t *c)
 void hmq_conn_flush(hmq_conn_t *c)
 {
     if (c->writing || uv_is_closing((uv_handle_t *)&c->tcp)) return;
-    if (c->tls) {
-        /* Encrypt, then let the code below write the ciphertext: the buffers swap roles. */
+    if (c->tls || c->ws) {
+        /* Frame/encrypt, then let the code below write the result: the buffers swap roles. */
         tls_encrypt_pending(c);
         uint8_t *b = c->out;
         uint32_t cap = c->out_cap;
@@ -723,6 +808,7 @@ static void on_close(uv_handle_t *h)
         free(c->out_aliases);
     }
     if (c->tls) hmq_tls_free(c->tls);
+    if (c->ws) hmq_ws_free(c->ws);
     hmq_auth_cancel(c);
     hmq_auth_release(c);
     free(c->real_peer);
@@ -773,6 +859,10 @@ void hmq_conn_close(hmq_conn_t *c, uint8_t reason, const char *reason_str)
             d.reason.props.reason_string.len = (uint32_t)strlen(reason_str);
         }
         hmq_conn_send_packet(c, &d);
+    }
+    if (c->ws && hmq_ws_open(c->ws)) {
+        tls_encrypt_pending(c); /* e.g. the DISCONNECT above, before the close frame */
+        hmq_ws_close(c->ws, 1000);
     }
     if (c->tls && hmq_tls_handshake_done(c->tls)) {
         tls_encrypt_pending(c); /* e.g. the DISCONNECT above, before close_notify */
@@ -828,6 +918,7 @@ void hmq_conn_sweep(hmq_conn_t *c, uint64_t now)
             free(c->tout);
             c->out = c->tout = NULL;
             c->out_cap = c->tout_cap = 0;
+            if (c->ws) hmq_ws_trim(c->ws); /* wslay's context, ~8.8 KB, is rebuilt on demand */
         }
         break;
     case HMQ_CONN_CLOSING:

@@ -15,6 +15,7 @@
 #include "core/worker.h"
 #include "mqtt/mqtt.h"
 #include "net/tls.h"
+#include "net/ws.h"
 
 typedef enum {
     HMQ_CONN_NEW,        /* waiting for CONNECT */
@@ -67,6 +68,7 @@ struct hmq_conn {
     uv_write_t *wreq;         /* only while a write is pending: idle connections stay small */
     /* TLS listeners: the engine, and ciphertext waiting to be written (out holds plaintext) */
     hmq_tls_t *tls;
+    hmq_ws_t *ws;             /* ws/wss listeners: the WebSocket engine (above TLS on wss) */
     uint8_t *tout;
     uint32_t tout_len, tout_cap;
     hmq_migrate_t *mig;       /* hand-over being prepared (sent at the end of the read) */
@@ -91,6 +93,9 @@ hmq_conn_t *hmq_conn_new(hmq_worker_t *w, uint32_t listener);
 /* Speak TLS on this connection (a new engine on ctx), or adopt a migrated engine. */
 int hmq_conn_use_tls(hmq_conn_t *c, hmq_tls_ctx_t *ctx);
 void hmq_conn_adopt_tls(hmq_conn_t *c, hmq_tls_t *tls, const uint8_t *wire, size_t wire_len);
+/* Speak WebSocket on this connection (ws, wss), or adopt a migrated engine. */
+int hmq_conn_use_ws(hmq_conn_t *c, const hmq_ws_config_t *cfg);
+void hmq_conn_adopt_ws(hmq_conn_t *c, hmq_ws_t *ws);
 /* Start reading; `data` (may be NULL) is input already received (after migration). */
 int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len);
 

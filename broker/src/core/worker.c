@@ -123,8 +123,10 @@ static void on_connection(uv_stream_t *server, int status)
     const hmq_listener_config_t *lc = &cfg->listeners[listener];
     struct sockaddr_storage peer;
     int plen = sizeof peer;
+    bool later = lc->proxy_protocol || ((lc->kind == HMQ_LISTENER_WS || lc->kind == HMQ_LISTENER_WSS) &&
+                                        lc->ws_trust_forwarded); /* address known later */
     if (!hmq_admit_listener(w, listener) ||
-        (!lc->proxy_protocol && uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0 &&
+        (!later && uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0 &&
          !hmq_admit_address(w, listener, (struct sockaddr *)&peer))) {
         HMQ_STAT_ADD(w->stats.refused_rate, 1);
         LOG_DEBUG("connection_refused", "reason=connect_rate listener=%s", lc->name);
@@ -132,7 +134,9 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     c->proxy_pending = lc->proxy_protocol;
-    if (w->tls[listener] && hmq_conn_use_tls(c, w->tls[listener]) < 0) {
+    if ((w->tls[listener] && hmq_conn_use_tls(c, w->tls[listener]) < 0) ||
+        ((lc->kind == HMQ_LISTENER_WS || lc->kind == HMQ_LISTENER_WSS) &&
+         hmq_conn_use_ws(c, &w->broker->ws[listener]) < 0)) {
         hmq_conn_close(c, 0, NULL);
         return;
     }
@@ -193,6 +197,10 @@ static void on_migrate(hmq_worker_t *w, hmq_migrate_t *m)
     c->accepted_ms = m->accepted_ms;
     c->real_peer = m->real_peer;
     m->real_peer = NULL;
+    if (m->ws) {
+        hmq_conn_adopt_ws(c, m->ws);
+        m->ws = NULL;
+    }
     if (m->tls) {
         hmq_conn_adopt_tls(c, m->tls, m->wire, m->wire_len);
         m->tls = NULL;
@@ -203,6 +211,7 @@ static void on_migrate(hmq_worker_t *w, hmq_migrate_t *m)
 static void migrate_free(hmq_migrate_t *m)
 {
     if (m->tls) hmq_tls_free(m->tls);
+    if (m->ws) hmq_ws_free(m->ws);
     free(m->real_peer);
     free(m->wire);
     free(m->data);
