@@ -301,3 +301,57 @@ def test_client_id_taken_from_the_certificate(workers, tmp_path, pki):
         b.close_clients()
         problems = b.stop()
     assert not problems, problems
+
+
+SDK_PY = Path(__file__).resolve().parents[2] / "sdk-python" / ".venv" / "bin" / "python"
+
+
+@pytest.mark.skipif(not SDK_PY.exists(), reason="run `make sdk` first (sdk-python/.venv)")
+def test_certificate_identity_reaches_a_python_hook(workers, tmp_path, pki):
+    """mTLS identity (certificate CN, subject, issuer, serial, fingerprint, TLS version, cipher)
+    is passed to the Authenticate hook, which decides with it."""
+    import json
+
+    hook = subprocess.Popen([str(SDK_PY), str(Path(__file__).with_name("hook_identity_server.py"))],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    b = None
+    try:
+        line = hook.stdout.readline()
+        assert line.startswith("PORT "), line
+        b = TlsBroker(tmp_path, workers, pki, client_cert="optional")
+        b.overrides = {"hooks": {"endpoints": f"127.0.0.1:{line.split()[1]}", "mandatory": True}}
+        b.start()
+
+        def connect(cid: str, cert: str | None) -> int:
+            c = b.tls_client(cert, V5, client_id=cid)
+            rc = c.connect(expect_rc=None).rc
+            c.close()
+            return rc
+
+        wait_until(lambda: connect("speaker-0001", "speaker-0001") == 0, timeout=TIMEOUT * 2)
+        seen = json.loads(hook.stdout.readline())
+        while seen["client_id"] != "speaker-0001" or seen["cn"] is None:
+            seen = json.loads(hook.stdout.readline())
+        assert seen["cn"] == "speaker-0001"
+        assert "CN=speaker-0001" in seen["subject"]
+        assert "device-ca" in seen["issuer"]
+        assert seen["tls_version"] in ("TLSv1.2", "TLSv1.3") and seen["cipher"]
+        assert seen["listener"] == "devices" and seen["peer_address"] == "127.0.0.1"
+        expected = subprocess.run(["openssl", "x509", "-in", str(pki / "speaker-0001.crt"),
+                                   "-noout", "-fingerprint", "-sha256", "-serial"],
+                                  capture_output=True, text=True, check=True).stdout
+        fp = expected.split("Fingerprint=")[1].split()[0].replace(":", "").lower()
+        serial = expected.split("serial=")[1].split()[0].lower().lstrip("0")
+        assert seen["sha256"] == fp
+        assert seen["serial"].lower().lstrip("0") == serial
+
+        assert connect("speaker-9999", "speaker-0001") == 0x87, "CN does not match the client id"
+        assert connect("speaker-0001", None) == 0x87, "no certificate: the hook refuses"
+    finally:
+        if b:
+            b.close_clients()
+            problems = b.stop()
+            assert not problems, problems
+        hook.kill()
+        hook.wait(5)
