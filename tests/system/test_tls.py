@@ -8,6 +8,7 @@ established connections, and garbage sent to the TLS port.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -17,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (BROKER_KIND, TIMEOUT, V311, V5, BrokerProcess, MqttClient, unique,
-                     wait_until)
+from helpers import (BROKER_KIND, TIMEOUT, V311, V5, BrokerProcess, MqttClient, free_port,
+                     unique, wait_until)
 
 pytestmark = pytest.mark.skipif(BROKER_KIND != "hookmq", reason="hookmq's TLS listener keys")
 
@@ -353,5 +354,64 @@ def test_certificate_identity_reaches_a_python_hook(workers, tmp_path, pki):
             b.close_clients()
             problems = b.stop()
             assert not problems, problems
+        hook.kill()
+        hook.wait(5)
+
+
+@pytest.mark.skipif(not SDK_PY.exists(), reason="run `make sdk` first (sdk-python/.venv)")
+@pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy is installed by scripts/deps.sh")
+def test_identity_from_a_tls_terminating_load_balancer(tmp_path, pki, start_broker):
+    """haproxy terminates TLS and verifies the device certificate, then passes the CN in PROXY v2
+    TLVs: the broker takes the client id from it and the hook sees the identity (via_proxy)."""
+    import json
+
+    hook = subprocess.Popen([str(SDK_PY), str(Path(__file__).with_name("hook_identity_server.py"))],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    lb = None
+    try:
+        line = hook.stdout.readline()
+        assert line.startswith("PORT "), line
+        b = start_broker(listener={"proxy_protocol": True, "tls_client_id_from": "cn"},
+                         hooks={"endpoints": f"127.0.0.1:{line.split()[1]}", "mandatory": True})
+        pem = tmp_path / "lb.pem"
+        pem.write_text((pki / "server.crt").read_text() + (pki / "server.key").read_text())
+        front = free_port()
+        cfg = tmp_path / "haproxy.cfg"
+        cfg.write_text(f"""defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend devices
+    bind 127.0.0.1:{front} ssl crt {pem} ca-file {pki / 'device-ca.crt'} verify required
+    default_backend broker
+backend broker
+    server hookmq 127.0.0.1:{b.port} send-proxy-v2-ssl-cn
+""")
+        lb = subprocess.Popen(["haproxy", "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+
+        def connect() -> int:
+            c = MqttClient("localhost", front, client_id="claims-anything", protocol=V5)
+            c.c.tls_set(ca_certs=str(pki / "device-ca.crt"),
+                        certfile=str(pki / "speaker-0001.crt"), keyfile=str(pki / "speaker-0001.key"))
+            try:
+                rc = c.connect(expect_rc=None).rc
+            except (OSError, AssertionError):
+                rc = -1  # haproxy not listening yet
+            c.close()
+            return rc
+
+        wait_until(lambda: connect() == 0, timeout=TIMEOUT * 2)
+        seen = json.loads(hook.stdout.readline())
+        while seen["cn"] is None:
+            seen = json.loads(hook.stdout.readline())
+        assert seen["client_id"] == "speaker-0001", "the client id came from the certificate"
+        assert seen["cn"] == "speaker-0001"
+    finally:
+        if lb:
+            lb.kill()
+            lb.wait(5)
         hook.kill()
         hook.wait(5)

@@ -131,6 +131,16 @@ static void fill_peer(auth_ctx_t *a, hmq_conn_t *c)
 
 static void fill_tls(auth_ctx_t *a, hmq_conn_t *c)
 {
+    if (!c->tls && c->proxy_tls) { /* a load balancer terminated TLS and told us (PROXY v2) */
+        hmq_hooks_tls_t *t = &a->tls;
+        t->via_proxy = true;
+        t->version = c->proxy_tls->version;
+        t->cipher = c->proxy_tls->cipher;
+        t->has_peer_certificate = c->proxy_tls->cert_verified;
+        if (t->has_peer_certificate) t->common_name = c->proxy_tls->cn;
+        a->client.tls = t;
+        return;
+    }
     if (!c->tls) return;
     hmq_hooks_tls_t *t = &a->tls;
     t->version = hmq_tls_version(c->tls);
@@ -237,7 +247,8 @@ static void on_answer(hmq_hooks_auth_req_t *req, int status, const hmq_hooks_aut
     hmq_conn_resume_input(c);
 }
 
-bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, const uint8_t *packet, size_t len)
+bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, hmq_bytes_t client_id,
+                    const uint8_t *packet, size_t len)
 {
     hmq_worker_t *w = c->w;
     if (!w->broker->hooks || c->authenticated) return false;
@@ -251,7 +262,7 @@ bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, const uint8_t *packet
     a->len = len;
     a->conn = c;
     hmq_hooks_client_t *cl = &a->client;
-    cl->client_id = str(a, k->client_id);
+    cl->client_id = str(a, client_id);
     cl->username = k->has_username ? str(a, k->username) : NULL;
     cl->protocol_version = k->version;
     cl->listener = w->cfg->listeners[c->listener].name;

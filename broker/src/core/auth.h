@@ -21,8 +21,10 @@ void hmq_auth_engine_close(hmq_broker_t *b);
 
 /* CONNECT: true when an Authenticate call was started (the caller stops; the connection
  * continues from the answer), false when no hook is configured or the client was already
- * authenticated. `packet` is the whole CONNECT packet (copied). */
-bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, const uint8_t *packet, size_t len);
+ * authenticated. `client_id` is the effective one (assigned, or from the certificate); `packet`
+ * is the whole CONNECT packet (copied). */
+bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, hmq_bytes_t client_id,
+                    const uint8_t *packet, size_t len);
 /* The connection closes while its call is in flight. */
 void hmq_auth_cancel(hmq_conn_t *c);
 /* Release what the connection holds (grants, username). */

@@ -306,6 +306,12 @@ static void tls_input(hmq_conn_t *c, const uint8_t *data, size_t len)
     }
 }
 
+/* A TLV's text as a C string ("" when absent). */
+static char *slice_dup(hmq_proxy_slice_t v)
+{
+    return v.len ? strndup((const char *)v.p, v.len) : strdup("");
+}
+
 /* A `proxy_protocol` listener: the header comes first (strict: no header, no connection). The
  * address it carries becomes the client's address for logs and limits. */
 static void proxy_input(hmq_conn_t *c, const uint8_t *data, size_t len)
@@ -333,7 +339,14 @@ static void proxy_input(hmq_conn_t *c, const uint8_t *data, size_t len)
         hmq_conn_close(c, 0, NULL);
         return;
     }
-    LOG_DEBUG("proxy_header", "peer=%s version=%u", hmq_conn_peer(c), info.version);
+    if (info.ssl.present && (c->proxy_tls = calloc(1, sizeof *c->proxy_tls))) {
+        c->proxy_tls->cert_verified = hmq_proxy_client_verified(&info);
+        c->proxy_tls->cn = slice_dup(info.ssl.cn);
+        c->proxy_tls->version = slice_dup(info.ssl.version);
+        c->proxy_tls->cipher = slice_dup(info.ssl.cipher);
+    }
+    LOG_DEBUG("proxy_header", "peer=%s version=%u ssl=%d cert_verified=%d", hmq_conn_peer(c),
+              info.version, info.ssl.present, c->proxy_tls ? c->proxy_tls->cert_verified : 0);
     /* What follows the header is the client's own stream. */
     uint8_t *held = c->in;
     size_t rest = c->in_len - (size_t)rc;
@@ -474,6 +487,15 @@ int hmq_conn_use_tls(hmq_conn_t *c, hmq_tls_ctx_t *ctx)
     return c->tls ? 0 : -1;
 }
 
+void hmq_conn_free_proxy_tls(hmq_proxy_tls_t *p)
+{
+    if (!p) return;
+    free(p->cn);
+    free(p->version);
+    free(p->cipher);
+    free(p);
+}
+
 void hmq_conn_adopt_ws(hmq_conn_t *c, hmq_ws_t *ws)
 {
     c->ws = ws;
@@ -525,6 +547,8 @@ static void post_migration(hmq_conn_t *c)
     c->real_peer = NULL;
     m->ws = c->ws;
     c->ws = NULL;
+    m->proxy_tls = c->proxy_tls;
+    c->proxy_tls = NULL;
     m->wire = c->tout;
     m->wire_len = c->tout_len;
     c->tout = NULL;
@@ -812,6 +836,7 @@ static void on_close(uv_handle_t *h)
     hmq_auth_cancel(c);
     hmq_auth_release(c);
     free(c->real_peer);
+    hmq_conn_free_proxy_tls(c->proxy_tls);
     free(c->tout);
     free(c->in);
     free(c->out);

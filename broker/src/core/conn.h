@@ -80,10 +80,19 @@ struct hmq_conn {
     char *username;            /* kept only when grants need %u */
     uint64_t cred_expiry_ms;   /* wall clock; 0 = none */
     struct sockaddr_storage *real_peer; /* client address from the PROXY header */
+    struct hmq_proxy_tls *proxy_tls;    /* TLS identity a load balancer passed (PROXY v2) */
     /* v5 topic aliases */
     char **in_aliases;        /* [alias-1] -> topic, lazily allocated (our topic_alias_maximum) */
     hmq_out_alias_t *out_aliases;
 };
+
+/* The TLS facts a TLS-terminating load balancer passed in PROXY v2 TLVs. */
+typedef struct hmq_proxy_tls {
+    bool cert_verified; /* the client presented a certificate on this connection and it verified */
+    char *cn;           /* its CN (only meaningful when verified) */
+    char *version;
+    char *cipher;
+} hmq_proxy_tls_t;
 
 /* "ip:port" of the peer, for logs (formatted on demand into a per-thread buffer). */
 const char *hmq_conn_peer(hmq_conn_t *c);
@@ -96,6 +105,7 @@ void hmq_conn_adopt_tls(hmq_conn_t *c, hmq_tls_t *tls, const uint8_t *wire, size
 /* Speak WebSocket on this connection (ws, wss), or adopt a migrated engine. */
 int hmq_conn_use_ws(hmq_conn_t *c, const hmq_ws_config_t *cfg);
 void hmq_conn_adopt_ws(hmq_conn_t *c, hmq_ws_t *ws);
+void hmq_conn_free_proxy_tls(hmq_proxy_tls_t *p);
 /* Start reading; `data` (may be NULL) is input already received (after migration). */
 int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len);
 

@@ -50,6 +50,11 @@ static int assign_client_id(hmq_conn_t *c, char *out, size_t cap)
 /* The certificate's CN or first SAN into buf; returns its length, or 0 if there is none. */
 static int cert_name(hmq_conn_t *c, hmq_cert_id_t which, char *buf, size_t cap)
 {
+    if (!c->tls) { /* PROXY v2: the load balancer verified it and passed the CN */
+        const hmq_proxy_tls_t *p = c->proxy_tls;
+        if (which != HMQ_CERT_ID_CN || !p || !p->cert_verified || !p->cn || !*p->cn) return 0;
+        return strlen(p->cn) < cap ? snprintf(buf, cap, "%s", p->cn) : 0;
+    }
     hmq_tls_identity_t *ident = NULL;
     if (hmq_tls_identity(c->tls, &ident) < 0 || !ident) return 0;
     const char *name =
@@ -132,7 +137,7 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
     size_t id_len = k->client_id.len;
     bool id_assigned = false;
     hmq_cert_id_t cert_id = cfg->listeners[c->listener].tls_client_id_from;
-    if (c->tls && cert_id != HMQ_CERT_ID_NONE) {
+    if ((c->tls || c->proxy_tls) && cert_id != HMQ_CERT_ID_NONE) {
         /* The verified certificate names the device; what CONNECT says does not count. */
         int n = cert_name(c, cert_id, from_cert, sizeof from_cert);
         if (n <= 0) {
@@ -165,7 +170,8 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
     }
     if (!check_connect(c, k)) return;
     size_t plen = 0;
-    if (hmq_mqtt_frame(raw, raw_len, 0, &plen) == 1 && hmq_auth_start(c, k, raw, plen))
+    hmq_bytes_t effective = {(const uint8_t *)id, (uint32_t)id_len};
+    if (hmq_mqtt_frame(raw, raw_len, 0, &plen) == 1 && hmq_auth_start(c, k, effective, raw, plen))
         return; /* continued by the answer (auth.c) */
 
     /* Session: takeover, clean start, resume. */

@@ -197,6 +197,8 @@ static void on_migrate(hmq_worker_t *w, hmq_migrate_t *m)
     c->accepted_ms = m->accepted_ms;
     c->real_peer = m->real_peer;
     m->real_peer = NULL;
+    c->proxy_tls = m->proxy_tls;
+    m->proxy_tls = NULL;
     if (m->ws) {
         hmq_conn_adopt_ws(c, m->ws);
         m->ws = NULL;
@@ -212,6 +214,7 @@ static void migrate_free(hmq_migrate_t *m)
 {
     if (m->tls) hmq_tls_free(m->tls);
     if (m->ws) hmq_ws_free(m->ws);
+    hmq_conn_free_proxy_tls(m->proxy_tls);
     free(m->real_peer);
     free(m->wire);
     free(m->data);

@@ -51,6 +51,7 @@ typedef struct {
     struct hmq_tls *tls; /* TLS engine, moved with the connection (NULL for plain TCP) */
     struct sockaddr_storage *real_peer; /* from a PROXY header, moved with the connection */
     struct hmq_ws *ws;   /* WebSocket engine, moved with the connection */
+    struct hmq_proxy_tls *proxy_tls; /* PROXY v2 TLS identity, moved with the connection */
     uint8_t *wire;       /* ciphertext not yet written (malloc'ed, may be NULL) */
     uint32_t wire_len;
     uint32_t len, cap;   /* unprocessed plaintext input, starting with the CONNECT packet */
