@@ -836,6 +836,7 @@ static void on_close(uv_handle_t *h)
     hmq_auth_cancel(c);
     hmq_auth_release(c);
     free(c->real_peer);
+    free(c->assigned_id);
     hmq_conn_free_proxy_tls(c->proxy_tls);
     free(c->tout);
     free(c->in);

@@ -78,6 +78,7 @@ struct hmq_conn {
     struct hmq_auth_ctx *auth; /* Authenticate call in flight: input waits */
     struct hmq_grants *grants; /* what the hook allowed (NULL: no restriction) */
     char *username;            /* kept only when grants need %u */
+    char *assigned_id;         /* client identifier we assigned (CONNECT without one) */
     uint64_t cred_expiry_ms;   /* wall clock; 0 = none */
     struct sockaddr_storage *real_peer; /* client address from the PROXY header */
     struct hmq_proxy_tls *proxy_tls;    /* TLS identity a load balancer passed (PROXY v2) */

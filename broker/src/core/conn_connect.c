@@ -155,8 +155,14 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
                    "client identifier not valid");
             return;
         }
-        id_len = (size_t)assign_client_id(c, assigned, sizeof assigned);
-        id = assigned;
+        /* Kept on the connection: after an Authenticate call, CONNECT is processed again and
+         * must get the identifier the hook was told about. */
+        if (!c->assigned_id) {
+            int n = assign_client_id(c, assigned, sizeof assigned);
+            c->assigned_id = strndup(assigned, (size_t)n);
+        }
+        id = c->assigned_id ? c->assigned_id : assigned;
+        id_len = strlen(id);
         id_assigned = true;
     } else if (id_len > 65535) {
         refuse(c, HMQ_RC_CLIENT_ID_NOT_VALID, HMQ_V3_REFUSED_IDENTIFIER, "client id too long");

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# tls.sh - TLS costs, hookmq vs mosquitto, same certificates (ECDSA P-256), one run:
+#   full handshakes/s without and with a client certificate, resumed handshakes/s (openssl
+#   s_time: connect, handshake, close; 1 client process), and broker RSS per idle mTLS connection
+#   (N connections that completed TLS and MQTT CONNECT, held open).
+# Prints a Markdown table. See docs/benchmarks.md. Loopback only; kills only what it started.
+#
+# usage: bench/tls.sh [-t SECONDS] [-n IDLE_CONNECTIONS]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+HOOKMQ_BIN=${HOOKMQ_BIN:-$ROOT/build/hookmq}
+MOSQUITTO_BIN=${MOSQUITTO_BIN:-/usr/sbin/mosquitto}
+SECS=10
+IDLE=2000
+while getopts "t:n:h" opt; do
+  case $opt in
+    t) SECS=$OPTARG ;;
+    n) IDLE=$OPTARG ;;
+    *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  esac
+done
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+[ -x "$PY" ] || PY=python3
+D=$(mktemp -d "${TMPDIR:-/tmp}/hookmq-tls-bench.XXXXXX")
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
+trap cleanup EXIT
+
+# certificates: CA, server (SAN localhost/127.0.0.1), client
+o() { openssl "$@" >/dev/null 2>&1; }
+cd "$D"
+o ecparam -name prime256v1 -genkey -noout -out ca.key
+o req -x509 -new -key ca.key -days 2 -subj /CN=bench-ca -out ca.crt
+for n in server client; do
+  o ecparam -name prime256v1 -genkey -noout -out $n.key
+  o req -new -key $n.key -subj /CN=$n -out $n.csr
+done
+printf "subjectAltName=DNS:localhost,IP:127.0.0.1\n" > san.ext
+o x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.crt
+o x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out client.crt
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start() { # broker mode(none|required) -> sets PID, PORT
+  PORT=$(free_port)
+  if [ "$1" = hookmq ]; then
+    cat > h.yaml <<YAML
+broker: {workers: $(nproc), sys_interval: 0}
+listeners:
+  - {name: tls, type: tls, bind: 127.0.0.1, port: $PORT, tls_cert_file: $D/server.crt,
+     tls_key_file: $D/server.key, tls_ca_file: $D/ca.crt, tls_client_cert: $2}
+YAML
+    "$HOOKMQ_BIN" --config h.yaml 2>h.log & PID=$!
+  else
+    { echo "listener $PORT 127.0.0.1"; echo "certfile $D/server.crt"; echo "keyfile $D/server.key"
+      echo "cafile $D/ca.crt"; echo "allow_anonymous true"; echo "user root"
+      [ "$2" = required ] && echo "require_certificate true"; } > m.conf
+    "$MOSQUITTO_BIN" -c m.conf 2>m.log & PID=$!
+  fi
+  for _ in $(seq 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "tls.sh: $1 did not start" >&2; exit 1
+}
+stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
+
+rate() { # s_time output -> connections per second
+  awk '/connections in .* real seconds/ {for (i=1;i<=NF;i++) if ($i=="connections") c=$(i-1);
+       for (i=1;i<=NF;i++) if ($i=="real") s=$(i-1)} END {if (s>0) printf "%.0f", c/s; else print 0}'
+}
+
+rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
+
+idle_rss() { # broker -> bytes per idle mTLS connection
+  start "$1" required
+  local before; before=$(rss_kb "$PID")
+  "$PY" - "$PORT" "$IDLE" "$D" >/dev/null <<'PYEOF' &
+import socket, ssl, sys, time
+port, n, d = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(cafile=f"{d}/ca.crt")
+ctx.load_cert_chain(f"{d}/client.crt", f"{d}/client.key")
+conns = []
+for i in range(n):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+    cid = f"idle-{i}".encode()
+    body = b"\x00\x04MQTT\x04\x02\x02\x58" + len(cid).to_bytes(2, "big") + cid
+    s.sendall(bytes([0x10, len(body)]) + body)
+    assert s.recv(4) == b"\x20\x02\x00\x00"
+    conns.append(s)
+time.sleep(3600)
+PYEOF
+  local cpid=$!
+  sleep 1
+  while [ "$(ls /proc/$cpid/fd 2>/dev/null | wc -l)" -lt "$IDLE" ]; do sleep 0.2; done
+  sleep 3
+  local after; after=$(rss_kb "$PID")
+  kill $cpid; wait $cpid 2>/dev/null || true
+  stop
+  echo $(( (after - before) * 1024 / IDLE ))
+}
+
+declare -A R
+for b in hookmq mosquitto; do
+  start $b none
+  R[$b,full]=$(openssl s_time -connect 127.0.0.1:$PORT -new -time "$SECS" -CAfile ca.crt 2>/dev/null | rate)
+  R[$b,resumed]=$(openssl s_time -connect 127.0.0.1:$PORT -reuse -time "$SECS" -CAfile ca.crt 2>/dev/null | rate)
+  stop
+  start $b required
+  R[$b,mtls]=$(openssl s_time -connect 127.0.0.1:$PORT -new -time "$SECS" -CAfile ca.crt \
+      -cert client.crt -key client.key 2>/dev/null | rate)
+  stop
+  R[$b,idle]=$(idle_rss $b)
+done
+ratio() { "$PY" -c "print(f'{$1/$2:.2f}' if $2 else '-')"; }
+echo "| measure | hookmq | mosquitto | hookmq / mosquitto |"
+echo "|---|---:|---:|---:|"
+echo "| full handshakes/s, no client certificate | ${R[hookmq,full]} | ${R[mosquitto,full]} | $(ratio ${R[hookmq,full]} ${R[mosquitto,full]}) |"
+echo "| full handshakes/s, client certificate (mTLS) | ${R[hookmq,mtls]} | ${R[mosquitto,mtls]} | $(ratio ${R[hookmq,mtls]} ${R[mosquitto,mtls]}) |"
+echo "| resumed handshakes/s | ${R[hookmq,resumed]} | ${R[mosquitto,resumed]} | $(ratio ${R[hookmq,resumed]} ${R[mosquitto,resumed]}) |"
+echo "| broker RSS per idle mTLS connection ($IDLE), bytes | ${R[hookmq,idle]} | ${R[mosquitto,idle]} | $(ratio ${R[hookmq,idle]} ${R[mosquitto,idle]}) |"
