@@ -1,6 +1,7 @@
 /* conn.c - connection I/O: reading and framing input, dispatching packets, buffering and writing
- * output, closing, keepalive and connect timeout. Packet semantics live in conn_connect.c,
- * conn_publish.c and conn_subscribe.c; session state in session.c.
+ * output, publisher backpressure, hand-over to another worker, closing, keepalive and connect
+ * timeout. The transport layers (PROXY, TLS, WebSocket) are in conn_stack.c; packet semantics in
+ * conn_connect.c, conn_publish.c and conn_subscribe.c; session state in session.c.
  */
 #include "core/conn.h"
 
@@ -11,6 +12,7 @@
 
 #include "core/admission.h"
 #include "core/auth.h"
+#include "core/conn_int.h"
 #include "core/session.h"
 #include "net/proxy.h"
 #include "util/log.h"
@@ -209,10 +211,6 @@ static size_t process(hmq_conn_t *c, const uint8_t *data, size_t len)
 
 static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
 static void post_migration(hmq_conn_t *c);
-static void tls_input(hmq_conn_t *c, const uint8_t *data, size_t len);
-static int ws_input(hmq_conn_t *c, const uint8_t *data, size_t len);
-static void proxy_input(hmq_conn_t *c, const uint8_t *data, size_t len);
-static bool append(uint8_t **buf, uint32_t *len, uint32_t *cap, const uint8_t *data, size_t n);
 static void finish_close(hmq_conn_t *c);
 
 /* Read while the connection is open and neither kind of backpressure holds it. */
@@ -236,6 +234,22 @@ static void update_backpressure(hmq_conn_t *c)
         c->out_full = true;
         update_reading(c);
     }
+}
+
+bool hmq_conn_append(uint8_t **buf, uint32_t *len, uint32_t *cap, const uint8_t *data, size_t n)
+{
+    if ((size_t)*cap - *len < n) {
+        size_t want = *cap ? (size_t)*cap * 2 : 256;
+        while (want - *len < n) want *= 2;
+        if (want > UINT32_MAX) return false;
+        uint8_t *b = realloc(*buf, want);
+        if (!b) return false;
+        *buf = b;
+        *cap = (uint32_t)want;
+    }
+    memcpy(*buf + *len, data, n);
+    *len += (uint32_t)n;
+    return true;
 }
 
 /* Keep data[used..len) as the pending partial input. Returns false if out of memory. */
@@ -263,7 +277,7 @@ static bool keep_rest(hmq_conn_t *c, const uint8_t *data, size_t used, size_t le
 }
 
 /* Process data (the worker's buffer, or c->in) and keep what is left for later. */
-static void consume(hmq_conn_t *c, const uint8_t *data, size_t len)
+void hmq_conn_consume(hmq_conn_t *c, const uint8_t *data, size_t len)
 {
     size_t used = process(c, data, len);
     if (c->state == HMQ_CONN_MIGRATED || c->state == HMQ_CONN_CLOSING) used = len;
@@ -281,233 +295,27 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
     }
     HMQ_STAT_ADD(c->w->stats.bytes_received, (uint64_t)n);
     c->last_rx_ms = hmq_worker_now(c->w);
-    if (c->proxy_pending) proxy_input(c, (const uint8_t *)buf->base, (size_t)n);
-    else if (c->tls) tls_input(c, (const uint8_t *)buf->base, (size_t)n);
-    else if (c->ws) ws_input(c, (const uint8_t *)buf->base, (size_t)n);
+    if (c->proxy_pending) hmq_conn_proxy_input(c, (const uint8_t *)buf->base, (size_t)n);
+    else if (c->tls) hmq_conn_tls_input(c, (const uint8_t *)buf->base, (size_t)n);
+    else if (c->ws) hmq_conn_ws_input(c, (const uint8_t *)buf->base, (size_t)n);
     else if (c->in_len) {
         c->in_len += (uint32_t)n;
-        consume(c, c->in, c->in_len);
+        hmq_conn_consume(c, c->in, c->in_len);
     } else {
-        consume(c, (const uint8_t *)buf->base, (size_t)n);
+        hmq_conn_consume(c, (const uint8_t *)buf->base, (size_t)n);
     }
     if (c->mig) post_migration(c);
     else update_backpressure(c);
-}
-
-/* Ciphertext from the socket. */
-static void tls_input(hmq_conn_t *c, const uint8_t *data, size_t len)
-{
-    int rc = hmq_tls_feed(c->tls, data, len, c->w->pbuf, c->w->pbuf_cap);
-    if (rc != 0 && (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED)) {
-        if (rc < 0)
-            LOG_DEBUG("tls_error", "peer=%s error=\"%s\"", hmq_conn_peer(c),
-                      hmq_tls_error(c->tls) ? hmq_tls_error(c->tls) : "-");
-        hmq_conn_close(c, 0, NULL); /* the alert or close_notify is flushed first */
-    }
-}
-
-/* A TLV's text as a C string ("" when absent). */
-static char *slice_dup(hmq_proxy_slice_t v)
-{
-    return v.len ? strndup((const char *)v.p, v.len) : strdup("");
-}
-
-/* A `proxy_protocol` listener: the header comes first (strict: no header, no connection). The
- * address it carries becomes the client's address for logs and limits. */
-static void proxy_input(hmq_conn_t *c, const uint8_t *data, size_t len)
-{
-    if (!append(&c->in, &c->in_len, &c->in_cap, data, len)) {
-        hmq_conn_close(c, 0, NULL);
-        return;
-    }
-    hmq_proxy_info_t info;
-    int rc = hmq_proxy_parse(c->in, c->in_len, &info);
-    if (rc == 0) return; /* more to come (the parser refuses bad bytes at once) */
-    if (rc < 0) {
-        LOG_DEBUG("proxy_refused", "peer=%s error=\"%s\"", hmq_conn_peer(c), hmq_proxy_strerror(rc));
-        HMQ_STAT_ADD(c->w->stats.protocol_errors, 1);
-        hmq_conn_close(c, 0, NULL);
-        return;
-    }
-    c->proxy_pending = false;
-    if (info.command == HMQ_PROXY_CMD_PROXY &&
-        (info.family == HMQ_PROXY_FAMILY_TCP4 || info.family == HMQ_PROXY_FAMILY_TCP6) &&
-        (c->real_peer = malloc(sizeof *c->real_peer)))
-        memcpy(c->real_peer, &info.src, sizeof *c->real_peer);
-    if (c->real_peer && !hmq_admit_address(c->w, c->listener, (struct sockaddr *)c->real_peer)) {
-        LOG_DEBUG("connection_refused", "peer=%s reason=connect_rate_per_ip", hmq_conn_peer(c));
-        hmq_conn_close(c, 0, NULL);
-        return;
-    }
-    if (info.ssl.present && (c->proxy_tls = calloc(1, sizeof *c->proxy_tls))) {
-        c->proxy_tls->cert_verified = hmq_proxy_client_verified(&info);
-        c->proxy_tls->cn = slice_dup(info.ssl.cn);
-        c->proxy_tls->version = slice_dup(info.ssl.version);
-        c->proxy_tls->cipher = slice_dup(info.ssl.cipher);
-    }
-    LOG_DEBUG("proxy_header", "peer=%s version=%u ssl=%d cert_verified=%d", hmq_conn_peer(c),
-              info.version, info.ssl.present, c->proxy_tls ? c->proxy_tls->cert_verified : 0);
-    /* What follows the header is the client's own stream. */
-    uint8_t *held = c->in;
-    size_t rest = c->in_len - (size_t)rc;
-    c->in = NULL;
-    c->in_len = c->in_cap = 0;
-    if (rest && c->tls) tls_input(c, held + rc, rest);
-    else if (rest && c->ws) ws_input(c, held + rc, rest);
-    else if (rest) consume(c, held + rc, rest);
-    free(held);
 }
 
 int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len)
 {
     uv_tcp_nodelay(&c->tcp, 1);
     LOG_DEBUG("accepted", "peer=%s worker=%u", hmq_conn_peer(c), c->w->id);
-    if (len) consume(c, data, len);
+    if (len) hmq_conn_consume(c, data, len);
     if (c->mig) post_migration(c);
     else update_reading(c);
     return 0;
-}
-
-/* ---- TLS ------------------------------------------------------------------------------------ */
-
-static bool append(uint8_t **buf, uint32_t *len, uint32_t *cap, const uint8_t *data, size_t n)
-{
-    if ((size_t)*cap - *len < n) {
-        size_t want = *cap ? (size_t)*cap * 2 : 256;
-        while (want - *len < n) want *= 2;
-        if (want > UINT32_MAX) return false;
-        uint8_t *b = realloc(*buf, want);
-        if (!b) return false;
-        *buf = b;
-        *cap = (uint32_t)want;
-    }
-    memcpy(*buf + *len, data, n);
-    *len += (uint32_t)n;
-    return true;
-}
-
-/* Ciphertext for the peer: written at the end of the loop turn. */
-static int tls_send(hmq_tls_t *t, const uint8_t *data, size_t len)
-{
-    hmq_conn_t *c = hmq_tls_data(t);
-    if (!append(&c->tout, &c->tout_len, &c->tout_cap, data, len)) return -1;
-    hmq_worker_mark_dirty(c->w, c);
-    return 0;
-}
-
-/* Plaintext from the peer: MQTT bytes, processed like TCP input. */
-/* MQTT bytes from below (TLS plaintext or WebSocket payload), processed like TCP input. */
-static int app_input(hmq_conn_t *c, const uint8_t *data, size_t len)
-{
-    if (c->mig) { /* already handed over: the rest travels with it */
-        hmq_migrate_t *m = c->mig;
-        return append(&m->data, &m->len, &m->cap, data, len) ? 0 : -1;
-    }
-    if (c->state != HMQ_CONN_NEW && c->state != HMQ_CONN_CONNECTED) return -1;
-    if (c->in_len) {
-        if (!append(&c->in, &c->in_len, &c->in_cap, data, len)) return -1;
-        consume(c, c->in, c->in_len);
-    } else {
-        consume(c, data, len);
-    }
-    return 0;
-}
-
-/* TLS plaintext: WebSocket bytes on a wss listener, else MQTT. */
-static int tls_recv(hmq_tls_t *t, const uint8_t *data, size_t len)
-{
-    hmq_conn_t *c = hmq_tls_data(t);
-    if (c->ws) return ws_input(c, data, len); /* (frames even after a hand-over began) */
-    return app_input(c, data, len);
-}
-
-static const hmq_tls_cb_t tls_callbacks = {.send = tls_send, .recv = tls_recv};
-
-/* ---- WebSocket ------------------------------------------------------------------------------ */
-
-/* Bytes for the peer from the WebSocket engine (the 101 response, frames): through TLS on wss. */
-static int ws_send(hmq_ws_t *ws, const uint8_t *data, size_t len)
-{
-    hmq_conn_t *c = hmq_ws_data(ws);
-    if (c->tls) return hmq_tls_write(c->tls, data, len);
-    if (!append(&c->tout, &c->tout_len, &c->tout_cap, data, len)) return -1;
-    hmq_worker_mark_dirty(c->w, c);
-    return 0;
-}
-
-static int ws_recv(hmq_ws_t *ws, const uint8_t *data, size_t len)
-{
-    return app_input(hmq_ws_data(ws), data, len);
-}
-
-/* The upgrade was accepted: a trusted proxy's X-Forwarded-For becomes the client address. */
-static int ws_upgrade(hmq_ws_t *ws)
-{
-    hmq_conn_t *c = hmq_ws_data(ws);
-    const hmq_listener_config_t *lc = &c->w->cfg->listeners[c->listener];
-    if (!lc->ws_trust_forwarded || lc->proxy_protocol) return 0; /* checked on accept / header */
-    const char *fwd = hmq_ws_forwarded_for(ws);
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    if (fwd && inet_pton(AF_INET, fwd, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
-        ss.ss_family = AF_INET;
-    else if (fwd && inet_pton(AF_INET6, fwd, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
-        ss.ss_family = AF_INET6;
-    if (ss.ss_family && (c->real_peer = malloc(sizeof *c->real_peer)))
-        memcpy(c->real_peer, &ss, sizeof ss);
-    int len = sizeof ss;
-    if (!c->real_peer && uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return 0;
-    const struct sockaddr *who = c->real_peer ? (struct sockaddr *)c->real_peer : (struct sockaddr *)&ss;
-    return hmq_admit_address(c->w, c->listener, who) ? 0 : -1; /* -1: 403 */
-}
-
-static const hmq_ws_cb_t ws_callbacks = {.send = ws_send, .recv = ws_recv, .upgrade = ws_upgrade};
-
-static int ws_input(hmq_conn_t *c, const uint8_t *data, size_t len)
-{
-    int rc = hmq_ws_feed(c->ws, data, len);
-    if (rc != 0 && (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED)) {
-        if (rc < 0)
-            LOG_DEBUG("ws_error", "peer=%s error=\"%s\"", hmq_conn_peer(c),
-                      hmq_ws_error(c->ws) ? hmq_ws_error(c->ws) : "-");
-        hmq_conn_close(c, 0, NULL); /* an HTTP error or a close frame is flushed first */
-    }
-    return 0;
-}
-
-int hmq_conn_use_ws(hmq_conn_t *c, const hmq_ws_config_t *cfg)
-{
-    c->ws = hmq_ws_new(cfg, &ws_callbacks, c);
-    return c->ws ? 0 : -1;
-}
-
-int hmq_conn_use_tls(hmq_conn_t *c, hmq_tls_ctx_t *ctx)
-{
-    c->tls = hmq_tls_new(ctx, &tls_callbacks, c);
-    return c->tls ? 0 : -1;
-}
-
-void hmq_conn_free_proxy_tls(hmq_proxy_tls_t *p)
-{
-    if (!p) return;
-    free(p->cn);
-    free(p->version);
-    free(p->cipher);
-    free(p);
-}
-
-void hmq_conn_adopt_ws(hmq_conn_t *c, hmq_ws_t *ws)
-{
-    c->ws = ws;
-    hmq_ws_set_data(ws, c);
-}
-
-void hmq_conn_adopt_tls(hmq_conn_t *c, hmq_tls_t *tls, const uint8_t *wire, size_t wire_len)
-{
-    c->tls = tls;
-    hmq_tls_set_data(tls, c);
-    if (wire_len && append(&c->tout, &c->tout_len, &c->tout_cap, wire, wire_len))
-        hmq_worker_mark_dirty(c->w, c);
 }
 
 /* ---- hand-over to the session's home worker ------------------------------------------------- */
@@ -515,7 +323,7 @@ void hmq_conn_adopt_tls(hmq_conn_t *c, hmq_tls_t *tls, const uint8_t *wire, size
 void hmq_conn_migrate(hmq_conn_t *c, uint32_t home, const uint8_t *raw, size_t raw_len)
 {
     hmq_migrate_t *m = calloc(1, sizeof *m);
-    if (!m || !append(&m->data, &m->len, &m->cap, raw, raw_len)) {
+    if (!m || !hmq_conn_append(&m->data, &m->len, &m->cap, raw, raw_len)) {
         free(m);
         hmq_conn_close(c, HMQ_RC_SERVER_BUSY, NULL);
         return;
@@ -561,7 +369,7 @@ static void post_migration(hmq_conn_t *c)
 void hmq_conn_resume_input(hmq_conn_t *c)
 {
     if (c->in_len && (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED))
-        consume(c, c->in, c->in_len);
+        hmq_conn_consume(c, c->in, c->in_len);
     if (c->mig) post_migration(c);
     else update_reading(c);
 }
@@ -628,7 +436,7 @@ void hmq_conn_check_paused(hmq_worker_t *w)
         }
         paused_remove(c); /* moves another entry into slot i */
         c->last_rx_ms = now; /* we did not read: the client's keep alive was not its fault */
-        if (c->in_len) consume(c, c->in, c->in_len);
+        if (c->in_len) hmq_conn_consume(c, c->in, c->in_len);
         update_reading(c);
     }
 }
@@ -734,29 +542,12 @@ static void on_write(uv_write_t *req, int status)
     if (c->session && c->state == HMQ_CONN_CONNECTED) hmq_session_pump(c->session);
 }
 
-/* TLS: encrypt the plaintext output; the records join the ciphertext already waiting (handshake
- * messages, alerts) in c->tout, in order. */
-static void tls_encrypt_pending(hmq_conn_t *c)
-{
-    if (!c->out_len) return;
-    if (c->ws) { /* one binary frame per turn; through TLS on wss (ws_send) */
-        if (!hmq_ws_open(c->ws)) return;
-        if (hmq_ws_write(c->ws, c->out, c->out_len) < 0)
-            LOG_DEBUG("ws_write_failed", "peer=%s", hmq_conn_peer(c));
-        c->out_len = 0;
-        return;
-    }
-    if (!hmq_tls_handshake_done(c->tls)) return;
-    if (hmq_tls_write(c->tls, c->out, c->out_len) < 0) LOG_DEBUG("tls_write_failed", "peer=%s", hmq_conn_peer(c));
-    c->out_len = 0;
-}
-
 void hmq_conn_flush(hmq_conn_t *c)
 {
     if (c->writing || uv_is_closing((uv_handle_t *)&c->tcp)) return;
     if (c->tls || c->ws) {
         /* Frame/encrypt, then let the code below write the result: the buffers swap roles. */
-        tls_encrypt_pending(c);
+        hmq_conn_frame_pending(c);
         uint8_t *b = c->out;
         uint32_t cap = c->out_cap;
         c->out = c->tout;
@@ -887,11 +678,11 @@ void hmq_conn_close(hmq_conn_t *c, uint8_t reason, const char *reason_str)
         hmq_conn_send_packet(c, &d);
     }
     if (c->ws && hmq_ws_open(c->ws)) {
-        tls_encrypt_pending(c); /* e.g. the DISCONNECT above, before the close frame */
+        hmq_conn_frame_pending(c); /* e.g. the DISCONNECT above, before the close frame */
         hmq_ws_close(c->ws, 1000);
     }
     if (c->tls && hmq_tls_handshake_done(c->tls)) {
-        tls_encrypt_pending(c); /* e.g. the DISCONNECT above, before close_notify */
+        hmq_conn_frame_pending(c); /* e.g. the DISCONNECT above, before close_notify */
         hmq_tls_shutdown(c->tls);
     }
     c->state = HMQ_CONN_CLOSING;
