@@ -200,19 +200,7 @@ static uint8_t v3_code(uint8_t rc)
 
 static void refuse(hmq_conn_t *c, uint8_t rc, const char *why)
 {
-    hmq_packet_t p = {.type = HMQ_CONNACK};
-    if (c->version == HMQ_MQTT_V5) {
-        p.connack.code = rc;
-        if (why && *why && c->request_problem_info) {
-            p.connack.props.present = HMQ_PROP_BIT(HMQ_PROP_REASON_STRING);
-            p.connack.props.reason_string.p = (const uint8_t *)why;
-            p.connack.props.reason_string.len = (uint32_t)strlen(why);
-        }
-    } else {
-        p.connack.code = v3_code(rc);
-    }
-    hmq_conn_send_packet(c, &p);
-    hmq_conn_close(c, 0, NULL);
+    hmq_conn_refuse(c, rc, v3_code(rc), why && *why ? why : "not authorized");
 }
 
 static void on_answer(hmq_hooks_auth_req_t *req, int status, const hmq_hooks_auth_result_t *res)

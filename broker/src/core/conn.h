@@ -117,6 +117,10 @@ bool hmq_conn_send_packet(hmq_conn_t *c, const hmq_packet_t *p);
 /* Write what is buffered (called by the worker at the end of a loop turn). */
 void hmq_conn_flush(hmq_conn_t *c);
 
+/* Refuse a CONNECT with a CONNACK (MQTT 5 reason code, or MQTT 3 return code; v5 clients also
+ * get `why` as reason string), then close. */
+void hmq_conn_refuse(hmq_conn_t *c, uint8_t v5_code, uint8_t v3_code, const char *why);
+
 /* Hand the connection to worker `home` (conn_connect.c, on CONNECT): raw is every unprocessed
  * input byte from the CONNECT on. The hand-over is posted at the end of the current read, with
  * the TLS engine and any input still arriving in it. */

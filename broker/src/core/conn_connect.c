@@ -21,8 +21,7 @@ static void send_connack(hmq_conn_t *c, uint8_t code, bool present, const hmq_pr
     hmq_conn_send_packet(c, &p);
 }
 
-/* Refuse a CONNECT: v5 reason code or v3 return code, then close. */
-static void refuse(hmq_conn_t *c, uint8_t v5_code, uint8_t v3_code, const char *why)
+void hmq_conn_refuse(hmq_conn_t *c, uint8_t v5_code, uint8_t v3_code, const char *why)
 {
     LOG_DEBUG("connect_refused", "peer=%s reason=\"%s\"", hmq_conn_peer(c), why);
     hmq_props_t props = {0};
@@ -77,27 +76,27 @@ static bool check_connect(hmq_conn_t *c, const hmq_connect_t *k)
 {
     const hmq_config_t *cfg = c->w->cfg;
     if (k->props.present & HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD)) {
-        refuse(c, HMQ_RC_BAD_AUTH_METHOD, HMQ_V3_REFUSED_NOT_AUTHORIZED,
+        hmq_conn_refuse(c, HMQ_RC_BAD_AUTH_METHOD, HMQ_V3_REFUSED_NOT_AUTHORIZED,
                "authentication method not supported");
         return false;
     }
     if (!cfg->allow_anonymous && !c->w->broker->hooks) { /* with hooks, the hook decides */
-        refuse(c, HMQ_RC_NOT_AUTHORIZED, HMQ_V3_REFUSED_NOT_AUTHORIZED, "not authorized");
+        hmq_conn_refuse(c, HMQ_RC_NOT_AUTHORIZED, HMQ_V3_REFUSED_NOT_AUTHORIZED, "not authorized");
         return false;
     }
     if (k->will_flag) {
         if (k->will_qos > cfg->maximum_qos) {
-            refuse(c, HMQ_RC_QOS_NOT_SUPPORTED, HMQ_V3_REFUSED_NOT_AUTHORIZED,
+            hmq_conn_refuse(c, HMQ_RC_QOS_NOT_SUPPORTED, HMQ_V3_REFUSED_NOT_AUTHORIZED,
                    "will QoS not supported");
             return false;
         }
         if (k->will_retain && !cfg->retain_available) {
-            refuse(c, HMQ_RC_RETAIN_NOT_SUPPORTED, HMQ_V3_REFUSED_NOT_AUTHORIZED,
+            hmq_conn_refuse(c, HMQ_RC_RETAIN_NOT_SUPPORTED, HMQ_V3_REFUSED_NOT_AUTHORIZED,
                    "retain not supported");
             return false;
         }
         if (k->will_topic.len > cfg->max_topic_length) {
-            refuse(c, HMQ_RC_TOPIC_NAME_INVALID, HMQ_V3_REFUSED_NOT_AUTHORIZED,
+            hmq_conn_refuse(c, HMQ_RC_TOPIC_NAME_INVALID, HMQ_V3_REFUSED_NOT_AUTHORIZED,
                    "will topic too long");
             return false;
         }
@@ -105,7 +104,7 @@ static bool check_connect(hmq_conn_t *c, const hmq_connect_t *k)
     if (k->version != HMQ_MQTT_V5 && cfg->max_keepalive &&
         (k->keepalive == 0 || k->keepalive > cfg->max_keepalive)) {
         /* v3 has no way to tell the client another keep alive: refuse (docs/configuration.md) */
-        refuse(c, HMQ_RC_IMPL_SPECIFIC, HMQ_V3_REFUSED_IDENTIFIER, "keep alive above maximum");
+        hmq_conn_refuse(c, HMQ_RC_IMPL_SPECIFIC, HMQ_V3_REFUSED_IDENTIFIER, "keep alive above maximum");
         return false;
     }
     return true;
@@ -141,7 +140,7 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
         /* The verified certificate names the device; what CONNECT says does not count. */
         int n = cert_name(c, cert_id, from_cert, sizeof from_cert);
         if (n <= 0) {
-            refuse(c, HMQ_RC_CLIENT_ID_NOT_VALID, HMQ_V3_REFUSED_IDENTIFIER,
+            hmq_conn_refuse(c, HMQ_RC_CLIENT_ID_NOT_VALID, HMQ_V3_REFUSED_IDENTIFIER,
                    "no client identifier in the certificate");
             return;
         }
@@ -151,7 +150,7 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
         bool allowed = cfg->allow_zero_length_client_id && k->version != HMQ_MQTT_V31 &&
                        (k->version == HMQ_MQTT_V5 || k->clean_start); /* [MQTT-3.1.3-8] */
         if (!allowed) {
-            refuse(c, HMQ_RC_CLIENT_ID_NOT_VALID, HMQ_V3_REFUSED_IDENTIFIER,
+            hmq_conn_refuse(c, HMQ_RC_CLIENT_ID_NOT_VALID, HMQ_V3_REFUSED_IDENTIFIER,
                    "client identifier not valid");
             return;
         }
@@ -165,7 +164,7 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
         id_len = strlen(id);
         id_assigned = true;
     } else if (id_len > 65535) {
-        refuse(c, HMQ_RC_CLIENT_ID_NOT_VALID, HMQ_V3_REFUSED_IDENTIFIER, "client id too long");
+        hmq_conn_refuse(c, HMQ_RC_CLIENT_ID_NOT_VALID, HMQ_V3_REFUSED_IDENTIFIER, "client id too long");
         return;
     }
 
@@ -197,7 +196,7 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
     }
     bool present = s != NULL;
     if (!s && !(s = hmq_session_new(w, id, id_len))) {
-        refuse(c, HMQ_RC_SERVER_UNAVAILABLE, HMQ_V3_REFUSED_SERVER_UNAVAILABLE, "out of memory");
+        hmq_conn_refuse(c, HMQ_RC_SERVER_UNAVAILABLE, HMQ_V3_REFUSED_SERVER_UNAVAILABLE, "out of memory");
         return;
     }
     s->version = k->version;
