@@ -66,6 +66,14 @@ static int cmp_match(const void *a, const void *b)
     return (int)x->shared - (int)y->shared;
 }
 
+/* Two subscriptions of one session may carry the same identifier: send it once. */
+static bool has_id(const uint32_t *ids, uint16_t n, uint32_t id)
+{
+    for (uint16_t i = 0; i < n; i++)
+        if (ids[i] == id) return true;
+    return false;
+}
+
 void hmq_route_send(hmq_worker_t *w, uint32_t target, const hmq_delivery_t *d)
 {
     if (target == w->id) hmq_route_deliver_batch(w, d, 1);
@@ -105,14 +113,15 @@ uint32_t hmq_route(hmq_worker_t *w, hmq_msg_t *msg, hmq_subscriber_t **congested
             uint32_t ids[HMQ_MAX_SUB_IDS];
             uint16_t n = 0;
             for (uint32_t x = i; x < j && n < HMQ_MAX_SUB_IDS; x++)
-                if (sc->items[x].sub_id) ids[n++] = sc->items[x].sub_id;
+                if (sc->items[x].sub_id && !has_id(ids, n, sc->items[x].sub_id))
+                    ids[n++] = sc->items[x].sub_id;
             hmq_session_t *s = hmq_map_get_u64(&w->sessions_uid, d.uid);
             if (s) hmq_session_deliver(s, d.msg, d.qos, d.flags, ids, n, d.cookie);
             else hmq_msg_unref(d.msg);
         } else {
             hmq_worker_post_delivery(w, first->worker, &d);
             for (uint32_t x = k + 1; x < j; x++) {
-                if (!sc->items[x].sub_id) continue;
+                if (!sc->items[x].sub_id || sc->items[x].sub_id == d.sub_id) continue;
                 hmq_delivery_t more = {.uid = d.uid, .sub_id = sc->items[x].sub_id,
                                        .flags = HMQ_DLV_MORE_ID};
                 hmq_worker_post_delivery(w, first->worker, &more);
@@ -132,7 +141,8 @@ void hmq_route_deliver_batch(hmq_worker_t *w, const hmq_delivery_t *items, uint3
         uint16_t nids = 0;
         if (d->sub_id) ids[nids++] = d->sub_id;
         while (i < n && (items[i].flags & HMQ_DLV_MORE_ID)) {
-            if (nids < HMQ_MAX_SUB_IDS) ids[nids++] = items[i].sub_id;
+            if (nids < HMQ_MAX_SUB_IDS && !has_id(ids, nids, items[i].sub_id))
+                ids[nids++] = items[i].sub_id;
             i++;
         }
         if (d->flags & HMQ_DLV_MORE_ID) continue; /* orphan: cannot happen, be safe */

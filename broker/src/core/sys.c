@@ -43,6 +43,9 @@ void hmq_sys_publish(hmq_worker_t *w)
     publish_u64(w, "$SYS/broker/messages/dropped/too_large", HMQ_STAT_GET(st.dropped_too_large));
     publish_u64(w, "$SYS/broker/messages/dropped/slow_consumer", HMQ_STAT_GET(st.dropped_slow));
     publish_u64(w, "$SYS/broker/messages/dropped/offline_qos0", HMQ_STAT_GET(st.dropped_offline_qos0));
+    publish_u64(w, "$SYS/broker/messages/dropped/not_authorized", HMQ_STAT_GET(st.dropped_not_authorized));
+    publish_u64(w, "$SYS/broker/connections/refused_rate", HMQ_STAT_GET(st.refused_rate));
+    publish_u64(w, "$SYS/broker/connections/protocol_errors", HMQ_STAT_GET(st.protocol_errors));
     publish_u64(w, "$SYS/broker/retained/count", hmq_retained_count(b->retained));
     publish_u64(w, "$SYS/broker/subscriptions/count", hmq_topic_index_count(b->index));
 }
