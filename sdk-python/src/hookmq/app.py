@@ -140,6 +140,30 @@ class Hooks:
             Registration(id=len(self._registrations) + 1, type=hook, func=func, name=name, **kw)
         )
 
+    def _decorator(
+        self,
+        hook: int,
+        listener: Patterns,
+        username: Patterns,
+        client_id: Patterns,
+        identity: Iterable[IdentityField],
+        **extra: Any,
+    ) -> Callable[[F], F]:
+        """The decorator every hook kind returns: the filters common to all hooks plus ``extra``."""
+        kw = dict(
+            listeners=_tuple(listener, "listener names"),
+            usernames=_tuple(username, "username patterns"),
+            client_ids=_tuple(client_id, "client id patterns"),
+            identity=_identity(identity),
+            **extra,
+        )
+
+        def deco(f: F) -> F:
+            self._add(f, hook, **kw)
+            return f
+
+        return deco
+
     # -- decorators -------------------------------------------------------------------------
 
     @overload
@@ -182,19 +206,11 @@ class Hooks:
             (everything else is always sent to authenticate).
         :param cache_ttl: default cache TTL (seconds) for answers that set none.
         """
-        kw = dict(
-            listeners=_tuple(listener, "listener names"),
-            usernames=_tuple(username, "username patterns"),
-            client_ids=_tuple(client_id, "client id patterns"),
-            identity=_identity(identity),
+        deco: Callable[[F], F] = self._decorator(
+            HOOK_AUTHENTICATE, listener, username, client_id, identity,
             cache_ttl=cache_ttl,
             want_payload=True,
         )
-
-        def deco(f: F) -> F:
-            self._add(f, HOOK_AUTHENTICATE, **kw)
-            return f
-
         return deco(func) if func is not None else deco
 
     def authorize(
@@ -225,22 +241,13 @@ class Hooks:
             raise TypeError("use @hooks.authorize() with parentheses")
         if action not in (None, "publish", "subscribe"):
             raise ValueError(f"action must be 'publish', 'subscribe' or None, got {action!r}")
-        kw = dict(
+        return self._decorator(
+            HOOK_AUTHORIZE, listener, username, client_id, identity,
             topics=_topics(_tuple(topic, "topic filters")),
-            listeners=_tuple(listener, "listener names"),
-            usernames=_tuple(username, "username patterns"),
-            client_ids=_tuple(client_id, "client id patterns"),
             actions=frozenset({action}) if action else frozenset(),
             want_payload=payload,
-            identity=_identity(identity),
             cache_ttl=cache_ttl,
         )
-
-        def deco(f: F) -> F:
-            self._add(f, HOOK_AUTHORIZE, **kw)
-            return f
-
-        return deco
 
     def on_publish(
         self,
@@ -263,21 +270,12 @@ class Hooks:
         :param payload: receive payloads (default ``True``); without, ``message.payload`` is
             empty and ``message.payload_size`` gives the real size.
         """
-        kw = dict(
+        return self._decorator(
+            HOOK_ON_PUBLISH, listener, username, client_id, identity,
             topics=_topics(topics),
-            listeners=_tuple(listener, "listener names"),
-            usernames=_tuple(username, "username patterns"),
-            client_ids=_tuple(client_id, "client id patterns"),
             want_payload=payload,
-            identity=_identity(identity),
             cache_ttl=cache_ttl,
         )
-
-        def deco(f: F) -> F:
-            self._add(f, HOOK_ON_PUBLISH, **kw)
-            return f
-
-        return deco
 
     def on_subscribe(
         self,
@@ -294,20 +292,11 @@ class Hooks:
         filter). Return :func:`~hookmq.allow` (optionally ``max_qos=``), :func:`~hookmq.deny`,
         :func:`~hookmq.rewrite` or ``None``.
         """
-        kw = dict(
+        return self._decorator(
+            HOOK_ON_SUBSCRIBE, listener, username, client_id, identity,
             topics=_topics(topics),
-            listeners=_tuple(listener, "listener names"),
-            usernames=_tuple(username, "username patterns"),
-            client_ids=_tuple(client_id, "client id patterns"),
-            identity=_identity(identity),
             cache_ttl=cache_ttl,
         )
-
-        def deco(f: F) -> F:
-            self._add(f, HOOK_ON_SUBSCRIBE, **kw)
-            return f
-
-        return deco
 
     def on_event(
         self,
@@ -332,21 +321,12 @@ class Hooks:
             if full not in EVENT_TYPES:
                 raise ValueError(f"unknown event {e!r}; expected one of {', '.join(EVENT_TYPES)}")
             names.add(full)
-        kw = dict(
+        return self._decorator(
+            HOOK_EVENTS, listener, username, client_id, identity,
             topics=_topics(_tuple(topic, "topic filters")),
-            listeners=_tuple(listener, "listener names"),
-            usernames=_tuple(username, "username patterns"),
-            client_ids=_tuple(client_id, "client id patterns"),
             events=frozenset(names),
             want_payload=payload,
-            identity=_identity(identity),
         )
-
-        def deco(f: F) -> F:
-            self._add(f, HOOK_EVENTS, **kw)
-            return f
-
-        return deco
 
     # -- serving ----------------------------------------------------------------------------
 
