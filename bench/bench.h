@@ -63,8 +63,18 @@ typedef struct {
     int broker_pid;       /* 0 = do not sample a broker */
     bool json;
     const char *label;
-    char prefix[48]; /* topic prefix, unique per run: hmqb/<pid> */
-    uint32_t token;  /* run token in every payload */
+    bool tls;                   /* --tls: TLS to the broker (tls.c) */
+    const char *tls_cafile;     /* verify the broker's certificate (implies --tls) */
+    const char *tls_cert;       /* client certificate (mTLS) */
+    const char *tls_key;        /* its key (default: in tls_cert) */
+    const char *tls_servername; /* SNI; none by default */
+    struct ssl_ctx_st *tls_ctx; /* set by main.c when tls */
+    bool churn;                 /* connect mode: idle connections closed at their CONNACK */
+    const char *username;       /* CONNECT username / password (none by default) */
+    const char *password;
+    const char *topic_prefix; /* --topic-prefix: topics <prefix>/<publisher> */
+    char prefix[48];          /* topic prefix, unique per run: hmqb/<pid> */
+    uint32_t token;           /* run token in every payload */
 } hb_opts_t;
 
 enum { HB_PH_CONNECT = 1, HB_PH_RUN, HB_PH_STOP_PUB, HB_PH_STOP };
@@ -142,10 +152,14 @@ struct hb_conn {
     hb_buf_t in;   /* partial packet carried over between reads */
     hb_buf_t out;  /* packets queued this loop turn */
     hb_buf_t wbuf; /* packets being written */
-    uint32_t id;   /* global connection number */
+    hb_buf_t cout; /* TLS: records not yet written */
+    struct ssl_st *ssl;
+    struct bio_st *rbio, *wbio;
+    uint32_t id; /* global connection number */
     uint8_t role, state, version;
     bool inited, writing, dirty, closing;
-    uint16_t recv_max; /* broker's Receive Maximum (v5), 0 = none */
+    uint16_t recv_max;     /* broker's Receive Maximum (v5), 0 = none */
+    uint64_t t_connect_ns; /* when CONNECT was queued (connect mode: CONNACK latency) */
     hb_pub_t *pub;
     hb_sub_t *sub;
 };
@@ -227,6 +241,21 @@ uint8_t *hb_conn_reserve(hb_conn_t *c, size_t n);
 void hb_conn_commit(hb_conn_t *c, size_t n);
 void hb_conn_flush(hb_conn_t *c);
 size_t hb_conn_pending(const hb_conn_t *c);
+
+/* Plaintext MQTT bytes read from the broker (directly, or decrypted by tls.c). */
+void hb_conn_plaintext(hb_conn_t *c, const uint8_t *data, size_t len, uint64_t now_ns);
+
+/* tls.c */
+int hb_tls_ctx_new(hb_opts_t *o);
+void hb_tls_ctx_free(hb_opts_t *o);
+int hb_tls_start(hb_conn_t *c);
+void hb_tls_free(hb_conn_t *c);
+/* Ciphertext read from the socket; plaintext goes to hb_conn_plaintext. 0, or -1 with *why. */
+int hb_tls_input(hb_conn_t *c, const uint8_t *in, size_t len, uint8_t *plain, size_t cap,
+                 uint64_t now_ns, const char **why);
+/* Encrypt c->out (once the handshake is done) and move all pending records to cipher. */
+int hb_tls_seal(hb_conn_t *c, hb_buf_t *cipher, const char **why);
+bool hb_tls_pending(const hb_conn_t *c);
 
 /* thread.c */
 int hb_thread_start(hb_thread_t *th);

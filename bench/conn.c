@@ -5,6 +5,7 @@
  * and parsed with the broker's codec (broker/src/mqtt/mqtt.h); PUBLISH and its acknowledgements
  * go to load.c. Outgoing packets are appended to `out` and written by one uv_write per loop turn
  * (thread.c's prepare handle calls hb_conn_flush), at most one write in flight per connection.
+ * With --tls the bytes pass through tls.c on their way in and out.
  */
 #include "bench.h"
 
@@ -77,6 +78,7 @@ void hb_conn_close(hb_conn_t *c)
         uv_close((uv_handle_t *)&c->tcp, on_close);
         hb_load_conn_closed(c);
     }
+    if (c->ssl) hb_tls_free(c);
     c->state = HB_C_CLOSED;
 }
 
@@ -110,7 +112,7 @@ int hb_conn_send(hb_conn_t *c, const hmq_packet_t *p)
 
 size_t hb_conn_pending(const hb_conn_t *c)
 {
-    return c->out.len + c->tcp.write_queue_size;
+    return c->out.len + c->cout.len + c->tcp.write_queue_size;
 }
 
 static void on_write(uv_write_t *req, int status)
@@ -122,16 +124,26 @@ static void on_write(uv_write_t *req, int status)
         if (status != UV_ECANCELED) conn_lost(c, uv_strerror(status));
         return;
     }
-    if (c->out.len) mark_dirty(c);
+    if (c->out.len || (c->ssl && hb_tls_pending(c))) mark_dirty(c);
 }
 
 void hb_conn_flush(hb_conn_t *c)
 {
     c->dirty = false;
-    if (c->closing || c->writing || c->out.len == 0 || c->state < HB_C_CONNECT) return;
+    if (c->closing || c->writing || c->state < HB_C_CONNECT) return;
+    hb_buf_t *from = &c->out;
+    if (c->ssl) { /* this turn's packets become records in cout */
+        const char *why = NULL;
+        if (hb_tls_seal(c, &c->cout, &why) < 0) {
+            conn_lost(c, why);
+            return;
+        }
+        from = &c->cout;
+    }
+    if (from->len == 0) return;
     hb_buf_t t = c->wbuf;
-    c->wbuf = c->out;
-    c->out = t;
+    c->wbuf = *from;
+    *from = t;
     uv_buf_t b = uv_buf_init((char *)c->wbuf.p, (unsigned)c->wbuf.len);
     c->write_req.data = c;
     int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
@@ -156,6 +168,17 @@ static void send_connect(hb_conn_t *c)
     p.connect.keepalive = o->keepalive;
     p.connect.protocol_name = (hmq_bytes_t){(const uint8_t *)"MQTT", 4};
     p.connect.client_id = (hmq_bytes_t){(const uint8_t *)id, (uint32_t)n};
+    if (o->username) {
+        p.connect.has_username = true;
+        p.connect.username =
+            (hmq_bytes_t){(const uint8_t *)o->username, (uint32_t)strlen(o->username)};
+    }
+    if (o->password) {
+        p.connect.has_password = true;
+        p.connect.password =
+            (hmq_bytes_t){(const uint8_t *)o->password, (uint32_t)strlen(o->password)};
+    }
+    c->t_connect_ns = hb_now_ns();
     if (hb_conn_send(c, &p) < 0) conn_lost(c, "cannot encode CONNECT");
 }
 
@@ -270,8 +293,22 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     uint64_t now = hb_now_ns(); /* one arrival time for everything this read returned */
-    const uint8_t *data = (const uint8_t *)buf->base;
-    size_t len = (size_t)nread;
+    if (!c->ssl) {
+        hb_conn_plaintext(c, (const uint8_t *)buf->base, (size_t)nread, now);
+        return;
+    }
+    /* the read buffer is free again once the ciphertext is in the BIO: decrypt into it */
+    const char *why = NULL;
+    if (hb_tls_input(c, (const uint8_t *)buf->base, (size_t)nread, c->th->rbuf,
+                     sizeof(c->th->rbuf), now, &why) < 0) {
+        conn_lost(c, why);
+        return;
+    }
+    if (!c->closing && hb_tls_pending(c)) mark_dirty(c);
+}
+
+void hb_conn_plaintext(hb_conn_t *c, const uint8_t *data, size_t len, uint64_t now)
+{
     if (c->in.len) { /* complete the packet carried over from the previous read */
         if (hb_buf_reserve(&c->in, len)) {
             conn_lost(c, "out of memory");
@@ -310,8 +347,12 @@ static void on_connect(uv_connect_t *req, int status)
         conn_lost(c, uv_strerror(rc));
         return;
     }
+    if (c->th->run->opts->tls && hb_tls_start(c) < 0) {
+        conn_lost(c, "TLS setup failed");
+        return;
+    }
     c->state = HB_C_CONNECT;
-    send_connect(c);
+    send_connect(c); /* with TLS: sent once the handshake is done */
 }
 
 /* Open the socket, bind it to 127.0.0.(1 + id % K) and connect. IP_BIND_ADDRESS_NO_PORT defers

@@ -4,6 +4,8 @@
  *                               RSS per connection, hold them for --hold s or until SIGINT/TERM
  *   hmq-bench pubsub [options]  P publishers -> S subscribers, QoS 0/1/2, max or fixed rate
  *   hmq-bench fanout [options]  1 publisher -> N subscribers on one topic
+ *   hmq-bench connect [options] N connections, each closed at its CONNACK (--connect-concurrency
+ *                               at once): connect rate and CONNECT -> CONNACK latency
  *
  * The main thread owns no connections: it sets up the threads (thread.c), moves the run through
  * its phases (connect, run, drain, stop) by setting hb_run_t.phase and waking the loops, polls
@@ -28,16 +30,23 @@ static sigset_t g_sigs;
 static int g_signal; /* first SIGINT/SIGTERM received, 0 if none */
 
 static const char usage[] =
-    "usage: hmq-bench idle|pubsub|fanout [options]\n"
+    "usage: hmq-bench idle|pubsub|fanout|connect [options]\n"
     "common:\n"
     "  --host IPV4 (127.0.0.1)  --port N (1883)  --src-addrs K (4): bind to 127.0.0.1..K\n"
     "  --threads N (1)  --protocol 4|5 (4 = MQTT 3.1.1)  --keepalive S (600)\n"
     "  --connect-concurrency N (64)  --connect-timeout S (60)\n"
     "  --broker-pid PID: sample its CPU time and RSS  --json: also print one JSON line\n"
     "  --label TEXT: copied into the JSON line\n"
+    "  --username U --password P: sent in every CONNECT (default none)\n"
+    "  --tls: MQTT over TLS  --cafile PEM: verify the broker (implies --tls)\n"
+    "  --cert PEM --key PEM: client certificate  --servername NAME: SNI (default none)\n"
     "idle:\n"
     "  --connections N (1000)  --settle S (2): wait before sampling RSS\n"
     "  --hold S: keep the connections S seconds after reporting (default: until SIGINT/TERM)\n"
+    "connect:\n"
+    "  --connections N (1000): connect N times, closing each connection at its CONNACK (with a\n"
+    "      DISCONNECT); --connect-concurrency of them in progress at once; reports connects/s,\n"
+    "      CONNECT -> CONNACK latency and, with --broker-pid, the broker's CPU per connect\n"
     "pubsub / fanout:\n"
     "  --pubs P (10; fanout: 1)  --subs S (10; fanout: 1000)\n"
     "  --sub-mode topics|wildcard|pairs (topics): every subscriber subscribes to each publisher's\n"
@@ -47,7 +56,8 @@ static const char usage[] =
     "  --duration S (10)  --count N: total messages instead of a duration (0: connect only)\n"
     "  --max-backlog N (pubsub 1000, fanout 20; 0 = off): at max rate a publisher waits while N\n"
     "      of its messages are not yet seen by every subscriber\n"
-    "  --drain S (10): longest wait for deliveries after publishing  --drain-idle S (1)\n";
+    "  --drain S (10): longest wait for deliveries after publishing  --drain-idle S (1)\n"
+    "  --topic-prefix P: topics P/<publisher> (default hmqb/<pid>)\n";
 
 static void die_usage(const char *fmt, const char *arg)
 {
@@ -132,6 +142,14 @@ static const opt_t options[] = {
     OPT("broker-pid", T_INT, broker_pid, 1, 1 << 30),
     OPT("json", T_FLAG, json, 0, 0),
     OPT("label", T_STR, label, 0, 0),
+    OPT("tls", T_FLAG, tls, 0, 0),
+    OPT("cafile", T_STR, tls_cafile, 0, 0),
+    OPT("cert", T_STR, tls_cert, 0, 0),
+    OPT("key", T_STR, tls_key, 0, 0),
+    OPT("servername", T_STR, tls_servername, 0, 0),
+    OPT("username", T_STR, username, 0, 0),
+    OPT("password", T_STR, password, 0, 0),
+    OPT("topic-prefix", T_STR, topic_prefix, 0, 0),
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 #define OPT_BASE 256 /* getopt_long value of options[i]: OPT_BASE + i */
@@ -191,7 +209,8 @@ static void parse(hb_opts_t *o, int argc, char **argv)
         exit(argc < 2 ? 2 : 0);
     }
     hb_mode_t mode;
-    if (!strcmp(argv[1], "idle"))
+    bool churn = !strcmp(argv[1], "connect"); /* idle connections that do not stay */
+    if (!strcmp(argv[1], "idle") || churn)
         mode = HB_MODE_IDLE;
     else if (!strcmp(argv[1], "pubsub"))
         mode = HB_MODE_PUBSUB;
@@ -200,6 +219,7 @@ static void parse(hb_opts_t *o, int argc, char **argv)
     else
         die_usage("unknown mode %s", argv[1]);
     defaults(o, mode);
+    o->churn = churn;
     static struct option longopts[NOPTIONS + 2];
     for (size_t i = 0; i < NOPTIONS; i++)
         longopts[i] = (struct option){options[i].name, options[i].type == T_FLAG ? 0 : 1, NULL,
@@ -217,7 +237,12 @@ static void parse(hb_opts_t *o, int argc, char **argv)
     if (optind < argc) die_usage("unexpected argument %s", argv[optind]);
     if (mode == HB_MODE_FANOUT) o->pubs = 1;
     if (mode == HB_MODE_IDLE) o->pubs = o->subs = 0;
-    snprintf(o->prefix, sizeof(o->prefix), "hmqb/%u", (unsigned)getpid());
+    if (o->topic_prefix && strlen(o->topic_prefix) + 1 >= sizeof(o->prefix))
+        die_usage("--topic-prefix %s is too long", o->topic_prefix);
+    if (o->topic_prefix)
+        snprintf(o->prefix, sizeof(o->prefix), "%s", o->topic_prefix);
+    else
+        snprintf(o->prefix, sizeof(o->prefix), "hmqb/%u", (unsigned)getpid());
     o->token = (uint32_t)getpid() * 2654435761u ^ (uint32_t)hb_now_ns();
 }
 
@@ -435,6 +460,65 @@ static int run_idle(hb_run_t *run, hb_result_t *r)
     return r->failed ? 1 : 0;
 }
 
+/* Connect mode: every connection is closed at its CONNACK (thread.c), so only
+ * --connect-concurrency are open at a time. Rate = connections / (first connect .. last CONNACK);
+ * latency = CONNECT queued .. CONNACK read; CPU from before the first connect to after the last. */
+static int run_connect(hb_run_t *run, hb_result_t *r)
+{
+    const hb_opts_t *o = run->opts;
+    double cpu0 = cpu_self(), b0 = 0, b1 = 0, m0 = 0, m1 = 0;
+    if (o->broker_pid) (void)hb_proc_cpu(o->broker_pid, &b0);
+    (void)hb_proc_machine_busy(&m0);
+    uint64_t t0 = hb_now_ns();
+    for (uint32_t t = 0; t < run->nthreads; t++)
+        if (hb_thread_start(&run->threads[t]) < 0) return -1;
+    wait_connected(run, o->connections, r);
+    nap(0.05); /* the broker handles the last DISCONNECTs */
+    r->window_s = (double)(hb_now_ns() - t0) / 1e9;
+    if (o->broker_pid && hb_proc_cpu(o->broker_pid, &b1) == 0) r->have_broker = true;
+    (void)hb_proc_machine_busy(&m1);
+    stop(run);
+    r->bench_cpu_s = cpu_self() - cpu0;
+    r->broker_cpu_s = b1 - b0;
+    r->other_cpu_s = m1 - m0 - r->bench_cpu_s - r->broker_cpu_s;
+    if (r->other_cpu_s < 0) r->other_cpu_s = 0;
+    hb_hist_init(&r->lat);
+    for (uint32_t t = 0; t < run->nthreads; t++)
+        hb_hist_merge(&r->lat, &run->threads[t].stats.lat);
+    r->signalled = g_signal;
+    const hb_hist_t *h = &r->lat;
+    double rate = r->connect_s > 0 ? r->connected / r->connect_s : 0;
+    double cpu_us = r->connected ? r->broker_cpu_s * 1e6 / r->connected : 0;
+    printf("hmq-bench connect: %u connections, %u at once, %u threads\n", o->connections,
+           o->connect_concurrency, o->threads);
+    printf("  connect      %u of %u in %.3f s (%.0f/s), %u failed\n", r->connected, r->connections,
+           r->connect_s, rate, r->failed);
+    printf("  CONNACK      p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  mean %.1f us\n",
+           hb_hist_quantile(h, 0.5) / 1e3, hb_hist_quantile(h, 0.9) / 1e3,
+           hb_hist_quantile(h, 0.99) / 1e3, hb_hist_quantile(h, 0.999) / 1e3, h->max / 1e3,
+           hb_hist_mean(h) / 1e3);
+    if (r->have_broker)
+        printf("  broker       pid %d: %.3f CPU s, %.1f us per connect\n", o->broker_pid,
+               r->broker_cpu_s, cpu_us);
+    printf("  bench        %.2f CPU s; other processes used %.2f CPU s of the machine in %.2f s\n",
+           r->bench_cpu_s, r->other_cpu_s, r->window_s);
+    if (o->json)
+        printf("{\"mode\":\"connect\",\"label\":\"%s\",\"version\":%u,\"connections\":%u,"
+               "\"connected\":%u,\"connect_failed\":%u,\"concurrency\":%u,\"connect_s\":%.4f,"
+               "\"connect_rate\":%.1f,\"lat_p50_us\":%.2f,\"lat_p90_us\":%.2f,"
+               "\"lat_p99_us\":%.2f,\"lat_p999_us\":%.2f,\"lat_max_us\":%.2f,"
+               "\"lat_mean_us\":%.2f,\"broker_cpu_s\":%.4f,\"broker_cpu_us_per_connect\":%.2f,"
+               "\"bench_cpu_s\":%.3f,\"window_s\":%.3f,\"other_cpu_s\":%.3f,\"signalled\":%s}\n",
+               o->label, o->version, r->connections, r->connected, r->failed,
+               o->connect_concurrency, r->connect_s, rate, hb_hist_quantile(h, 0.5) / 1e3,
+               hb_hist_quantile(h, 0.9) / 1e3, hb_hist_quantile(h, 0.99) / 1e3,
+               hb_hist_quantile(h, 0.999) / 1e3, h->max / 1e3, hb_hist_mean(h) / 1e3,
+               r->broker_cpu_s, cpu_us, r->bench_cpu_s, r->window_s, r->other_cpu_s,
+               r->signalled ? "true" : "false");
+    fflush(stdout);
+    return r->failed ? 1 : 0;
+}
+
 /* CPU use over the measured window: the broker's, ours, and everybody else's on the machine. */
 typedef struct {
     uint64_t t;
@@ -521,7 +605,9 @@ int main(int argc, char **argv)
     uint64_t nofile = 0;
     if (hb_raise_nofile(&nofile) < 0) perror("hmq-bench: setrlimit");
     uint32_t total = opts.mode == HB_MODE_IDLE ? opts.connections : opts.pubs + opts.subs;
-    uint64_t need = (uint64_t)total + 8 * (uint64_t)opts.threads + 16;
+    uint32_t open_max =
+        opts.churn && opts.connect_concurrency < total ? opts.connect_concurrency : total;
+    uint64_t need = (uint64_t)open_max + 8 * (uint64_t)opts.threads + 16;
     if (nofile && need > nofile) {
         fprintf(stderr,
                 "hmq-bench: %u connections need about %llu descriptors, the limit is %llu\n", total,
@@ -530,14 +616,19 @@ int main(int argc, char **argv)
     }
     if (opts.threads > total) opts.threads = total ? total : 1;
 
+    if (opts.tls_cafile || opts.tls_cert) opts.tls = true;
+    if (opts.tls && hb_tls_ctx_new(&opts) < 0) return 2;
     run.opts = &opts;
     atomic_init(&run.phase, HB_PH_CONNECT);
     if (setup(&run, total) < 0) {
         fprintf(stderr, "hmq-bench: out of memory\n");
         return 1;
     }
-    int rc = opts.mode == HB_MODE_IDLE ? run_idle(&run, &res) : run_load(&run, &res);
+    int rc = opts.churn                  ? run_connect(&run, &res)
+             : opts.mode == HB_MODE_IDLE ? run_idle(&run, &res)
+                                         : run_load(&run, &res);
     if (rc < 0) fprintf(stderr, "hmq-bench: cannot start the threads\n");
     cleanup(&run);
+    hb_tls_ctx_free(&opts);
     return rc < 0 ? 1 : rc;
 }

@@ -21,12 +21,28 @@ uint64_t hb_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Connect mode: the CONNACK latency is recorded and the connection goes away at once. */
+static void churn_done(hb_thread_t *th, hb_conn_t *c, uint64_t now)
+{
+    hb_hist_record(&th->stats.lat, now - c->t_connect_ns);
+    hmq_packet_t d;
+    memset(&d, 0, sizeof(d));
+    d.type = HMQ_DISCONNECT;
+    uint8_t buf[16];
+    size_t n = hmq_mqtt_encode(&d, c->version, buf, sizeof(buf));
+    if (!c->writing && c->out.len == 0 && n > 0 && n <= sizeof(buf)) {
+        uv_buf_t b = uv_buf_init((char *)buf, (unsigned)n);
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    }
+    hb_conn_close(c);
+}
+
 void hb_thread_conn_ready(hb_thread_t *th, hb_conn_t *c)
 {
-    (void)c;
     hb_run_t *run = th->run;
     th->handshakes--;
     uint64_t now = hb_now_ns();
+    if (run->opts->churn) churn_done(th, c, now);
     uint64_t last = atomic_load(&run->t_last_connected_ns);
     while (last < now && !atomic_compare_exchange_weak(&run->t_last_connected_ns, &last, now)) {
     }
@@ -169,6 +185,8 @@ void hb_thread_free(hb_thread_t *th)
         hb_buf_free(&c->in);
         hb_buf_free(&c->out);
         hb_buf_free(&c->wbuf);
+        hb_buf_free(&c->cout);
+        if (c->ssl) hb_tls_free(c);
     }
     free(th->conns);
     free(th->pubs);

@@ -5,18 +5,24 @@
 #   (N connections that completed TLS and MQTT CONNECT, held open).
 # Prints a Markdown table. See docs/benchmarks.md. Loopback only; kills only what it started.
 #
-# usage: bench/tls.sh [-t SECONDS] [-n IDLE_CONNECTIONS]
+# usage: bench/tls.sh [-t SECONDS] [-n IDLE_CONNECTIONS] [-i] [-b BROKERS]
+#   -i: only the idle memory row;  -b "hookmq": only these brokers (default "hookmq mosquitto")
+# environment: HOOKMQ_ENV="MALLOC_ARENA_MAX=1 ..." runs hookmq with these variables (experiments)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HOOKMQ_BIN=${HOOKMQ_BIN:-$ROOT/build/hookmq}
 MOSQUITTO_BIN=${MOSQUITTO_BIN:-/usr/sbin/mosquitto}
 SECS=10
 IDLE=2000
-while getopts "t:n:h" opt; do
+ONLY_IDLE=0
+BROKERS="hookmq mosquitto"
+while getopts "t:n:ib:h" opt; do
   case $opt in
     t) SECS=$OPTARG ;;
     n) IDLE=$OPTARG ;;
-    *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    i) ONLY_IDLE=1 ;;
+    b) BROKERS=$OPTARG ;;
+    *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
   esac
 done
 PY=${PYTHON:-$ROOT/.venv/bin/python}
@@ -50,7 +56,8 @@ listeners:
   - {name: tls, type: tls, bind: 127.0.0.1, port: $PORT, tls_cert_file: $D/server.crt,
      tls_key_file: $D/server.key, tls_ca_file: $D/ca.crt, tls_client_cert: $2}
 YAML
-    "$HOOKMQ_BIN" --config h.yaml 2>h.log & PID=$!
+    # shellcheck disable=SC2086
+    env ${HOOKMQ_ENV:-} "$HOOKMQ_BIN" --config h.yaml 2>h.log & PID=$!
   else
     { echo "listener $PORT 127.0.0.1"; echo "certfile $D/server.crt"; echo "keyfile $D/server.key"
       echo "cafile $D/ca.crt"; echo "allow_anonymous true"; echo "user root"
@@ -101,7 +108,9 @@ PYEOF
 }
 
 declare -A R
-for b in hookmq mosquitto; do
+for b in $BROKERS; do
+  R[$b,idle]=$(idle_rss $b)
+  [ "$ONLY_IDLE" = 1 ] && continue
   start $b none
   R[$b,full]=$(openssl s_time -connect 127.0.0.1:$PORT -new -time "$SECS" -CAfile ca.crt 2>/dev/null | rate)
   R[$b,resumed]=$(openssl s_time -connect 127.0.0.1:$PORT -reuse -time "$SECS" -CAfile ca.crt 2>/dev/null | rate)
@@ -110,8 +119,11 @@ for b in hookmq mosquitto; do
   R[$b,mtls]=$(openssl s_time -connect 127.0.0.1:$PORT -new -time "$SECS" -CAfile ca.crt \
       -cert client.crt -key client.key 2>/dev/null | rate)
   stop
-  R[$b,idle]=$(idle_rss $b)
 done
+if [ "$ONLY_IDLE" = 1 ]; then
+  for b in $BROKERS; do echo "| broker RSS per idle mTLS connection ($IDLE), bytes, $b | ${R[$b,idle]} |"; done
+  exit 0
+fi
 ratio() { "$PY" -c "print(f'{$1/$2:.2f}' if $2 else '-')"; }
 echo "| measure | hookmq | mosquitto | hookmq / mosquitto |"
 echo "|---|---:|---:|---:|"

@@ -3,6 +3,7 @@
  *   hookmq                      serve with the embedded defaults (127.0.0.1:1883)
  *   hookmq --config FILE        serve with FILE (plus HOOKMQ_* environment overrides)
  *   hookmq --check-config [--config FILE]   validate and exit (errors as file:line: message)
+ *   hookmq passwd ...           manage a password file (tools/passwd.c)
  */
 #include <signal.h>
 #include <stdio.h>
@@ -14,14 +15,17 @@
 
 #include "config/config.h"
 #include "core/auth.h"
+#include "core/hooks_setup.h"
 #include "core/broker.h"
+#include "tools/passwd.h"
 #include "util/log.h"
 
 extern char **environ;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: hookmq [--config FILE] [--check-config] [--version]\n");
+    fprintf(f, "usage: hookmq [--config FILE] [--check-config] [--version]\n"
+               "       hookmq passwd [-c] [-b] [-D] FILE USER [PASSWORD]\n");
 }
 
 /* The process may hold as many sockets as the hard limit allows. */
@@ -38,6 +42,7 @@ static void on_hup(uv_signal_t *s, int signum)
 {
     LOG_INFO("reload", "signal=%d", signum);
     hmq_broker_reload_tls(s->data);
+    hmq_hooks_reload(s->data);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -48,6 +53,7 @@ static void on_signal(uv_signal_t *s, int signum)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "passwd")) return hmq_passwd_main(argc - 1, argv + 1);
     const char *config_path = NULL;
     bool check_only = false;
     for (int i = 1; i < argc; i++) {

@@ -7,13 +7,14 @@
  * least recently used entry goes. Called by engine.c only.
  */
 #include <errno.h>
-#include <openssl/hmac.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "hooks_int.h"
+#include "proto_convert.h"
 #include "util/map.h"
 
 typedef struct entry {
@@ -30,7 +31,30 @@ struct hmq_hooks_cache {
     size_t max_entries;
     uint32_t stale_ttl_ms;
     uint8_t secret[32];
+    /* HMAC-SHA256 with the secret, as two SHA-256 states that already absorbed the key blocks
+     * (RFC 2104): a key costs two state copies and two short hashes, not a MAC fetch. */
+    EVP_MD *sha256;
+    EVP_MD_CTX *inner, *outer;
 };
+
+static int keyed_states(hmq_hooks_cache_t *c)
+{
+    uint8_t ipad[64], opad[64];
+    memset(ipad, 0x36, sizeof ipad);
+    memset(opad, 0x5c, sizeof opad);
+    for (size_t i = 0; i < sizeof c->secret; i++) {
+        ipad[i] ^= c->secret[i];
+        opad[i] ^= c->secret[i];
+    }
+    int ok = (c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) && (c->inner = EVP_MD_CTX_new()) &&
+             (c->outer = EVP_MD_CTX_new()) && EVP_DigestInit_ex(c->inner, c->sha256, NULL) &&
+             EVP_DigestUpdate(c->inner, ipad, sizeof ipad) &&
+             EVP_DigestInit_ex(c->outer, c->sha256, NULL) &&
+             EVP_DigestUpdate(c->outer, opad, sizeof opad);
+    OPENSSL_cleanse(ipad, sizeof ipad);
+    OPENSSL_cleanse(opad, sizeof opad);
+    return ok ? 0 : -1;
+}
 
 uint64_t hmq_hooks_now_ms(void)
 {
@@ -41,7 +65,11 @@ hmq_hooks_cache_t *hmq_hooks_cache_new(size_t max_entries, uint32_t stale_ttl_ms
 {
     hmq_hooks_cache_t *c = calloc(1, sizeof(*c));
     if (!c) return NULL;
-    if (RAND_bytes(c->secret, sizeof(c->secret)) != 1 || uv_mutex_init(&c->mu) != 0) {
+    if (RAND_bytes(c->secret, sizeof(c->secret)) != 1 || keyed_states(c) < 0 ||
+        uv_mutex_init(&c->mu) != 0) {
+        EVP_MD_CTX_free(c->inner);
+        EVP_MD_CTX_free(c->outer);
+        EVP_MD_free(c->sha256);
         free(c);
         return NULL;
     }
@@ -88,6 +116,9 @@ void hmq_hooks_cache_free(hmq_hooks_cache_t *c)
         drop_entry(c, c->head);
     hmq_map_free(&c->map);
     uv_mutex_destroy(&c->mu);
+    EVP_MD_CTX_free(c->inner);
+    EVP_MD_CTX_free(c->outer);
+    EVP_MD_free(c->sha256);
     OPENSSL_cleanse(c->secret, sizeof(c->secret));
     free(c);
 }
@@ -113,8 +144,14 @@ void hmq_hooks_cache_key(const hmq_hooks_cache_t *c, hmq_cache_key_t *out, const
         off += len;
     }
     unsigned int md_len = sizeof(out->b);
-    HMAC(EVP_sha256(), c->secret, sizeof(c->secret), buf, off, out->b, &md_len);
-    OPENSSL_cleanse(buf, off); /* it held a password */
+    uint8_t ih[32];
+    EVP_MD_CTX *x = EVP_MD_CTX_new();
+    if (!x || !EVP_MD_CTX_copy_ex(x, c->inner) || !EVP_DigestUpdate(x, buf, off) ||
+        !EVP_DigestFinal_ex(x, ih, &md_len) || !EVP_MD_CTX_copy_ex(x, c->outer) ||
+        !EVP_DigestUpdate(x, ih, sizeof ih) || !EVP_DigestFinal_ex(x, out->b, &md_len))
+        memset(out->b, 0xff, sizeof(out->b)); /* a key nothing else produces: a miss */
+    EVP_MD_CTX_free(x);
+    OPENSSL_cleanse(buf, off); /* it may have held a password */
     if (buf != small) free(buf);
 }
 
@@ -182,6 +219,12 @@ void hmq_hooks_answer_clear(hmq_hooks_answer_t *a)
         free((char *)a->attributes[i].value);
     }
     free(a->attributes);
+    hmq_hooks_message_free_owned(&a->changes);
+    for (size_t i = 0; i < a->n_subs; i++) {
+        free(a->subs[i].reason);
+        free(a->subs[i].filter);
+    }
+    free(a->subs);
     memset(a, 0, sizeof(*a));
 }
 

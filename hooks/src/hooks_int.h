@@ -83,6 +83,8 @@ typedef struct {
     void *self;
     hmq_hooks_policy_t policy;
     atomic_bool handshaken;
+    atomic_uint event_mask; /* bit (1u << hmq_hooks_event_type_t): events it wants */
+    atomic_uint generation; /* part of its cache keys: bumped = its cached answers are gone */
     hook_metrics_t metrics[HMQ_HOOK__COUNT];
 } provider_t;
 
@@ -104,5 +106,28 @@ struct hmq_hooks {
 };
 
 void hmq_hooks_engine_unref(hmq_hooks_t *h);
+extern const char *const hmq_hook_names[HMQ_HOOK__COUNT];
+
+/* ---- one provider call (engine.c accessors, chain.c logic) ---- */
+struct hmq_hooks_call {
+    hmq_hooks_item_t item; /* its completion, queued on the op's loop */
+    struct hmq_hooks_op *op;
+    provider_t *p;
+    hmq_hook_t hook;
+    hmq_hooks_answer_t answer;
+    hmq_hooks_call_status_t status;
+    uint64_t start_ns;
+    void *pdata;
+    hmq_cache_key_t key;
+    size_t *sent; /* on_subscribe: indexes of the op's subscriptions sent to the provider */
+    size_t n_sent;
+};
+
+/* Forget a provider's cached answers (they stay in the LRU, unreachable); any thread. */
+void hmq_hooks_provider_invalidate(hmq_hooks_t *h, const char *name);
+
+/* ---- events (events.c) ---- */
+/* A provider declares which event types it wants (e.g. after each handshake); any thread. */
+void hmq_hooks_provider_set_event_mask(hmq_hooks_t *h, const char *name, uint32_t mask);
 
 #endif

@@ -102,3 +102,28 @@ def start_broker(workers: int, tmp_path, request: pytest.FixtureRequest):
 @pytest.fixture
 def broker(start_broker) -> BrokerProcess:
     return start_broker()
+
+
+@pytest.fixture
+def hook_app(tmp_path, request: pytest.FixtureRequest):
+    """Factory: `hook_app("message_hooks.py", "--features", "modify", port=0, start=True)`
+    runs a hook server script of tests/system/hook_apps/ (see helpers.HookApp); every one is
+    stopped after the test, and its log printed if the test failed."""
+    from helpers import SDK_PYTHON, HookApp
+
+    if not SDK_PYTHON.exists():
+        pytest.skip("run `make sdk` first (sdk-python/.venv)")
+    apps: list[HookApp] = []
+
+    def make(script: str, *args: str, port: int = 0, start: bool = True) -> HookApp:
+        app = HookApp(tmp_path, script, args, port)
+        apps.append(app)
+        return app.start() if start else app
+
+    yield make
+
+    call = getattr(request.node, "rep_call", None)
+    for app in apps:
+        app.close()
+        if call is not None and call.failed and app.log_path:
+            print(f"--- hook server {app.script} (port {app.port}) log ---\n{app.log_tail()}")

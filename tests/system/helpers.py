@@ -663,3 +663,106 @@ def raw_connect_props(version: int, **props: Any) -> dict[str, Any]:
 
 def sorted_payloads(msgs: Iterable[Msg]) -> list[bytes]:
     return sorted(m.payload for m in msgs)
+
+
+# ---------------------------------------------------------------------------------------------
+# hook servers written with the Python SDK (tests/system/hook_apps/), and publishing many
+# messages at once
+
+
+SDK_PYTHON = Path(__file__).resolve().parents[2] / "sdk-python" / ".venv" / "bin" / "python"
+HOOK_APPS = Path(__file__).resolve().parent / "hook_apps"
+
+
+class HookApp:
+    """A hook server script of tests/system/hook_apps/, run with the SDK's virtualenv.
+
+    The script prints "PORT <n>" once it listens and serves until its stdin closes. `port=0`
+    picks a free port at the first start; `restart()` reuses the port (same address for the
+    broker). stderr goes to `<workdir>/<script>-<port>.log`.
+    """
+
+    def __init__(self, workdir: Path, script: str, args: Iterable[str] = (), port: int = 0) -> None:
+        self.workdir, self.script, self.args, self.port = workdir, script, list(args), port
+        self.proc: subprocess.Popen | None = None
+        self.log_path: Path | None = None
+
+    def start(self, args: Iterable[str] | None = None) -> "HookApp":
+        if args is not None:
+            self.args = list(args)
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        self.log_path = self.workdir / f"{Path(self.script).stem}-{self.port or 'any'}.log"
+        cmd = [str(SDK_PYTHON), str(HOOK_APPS / self.script), "--port", str(self.port), *self.args]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=log, text=True)
+        line = self.proc.stdout.readline()  # blocks until it listens (or EOF if it died)
+        assert line.startswith("PORT "), \
+            f"hook server {self.script} did not start: {line!r}\n{self.log_tail()}"
+        self.port = int(line.split()[1])
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: the server vanishes without closing its streams."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()  # by PID: the process this object started
+            self.proc.wait(5)
+
+    def restart(self, args: Iterable[str] | None = None) -> "HookApp":
+        self.kill()
+        return self.start(args)
+
+    def close(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()  # EOF: the script stops its server and exits
+                self.proc.wait(5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.kill()
+
+    def log_tail(self, n: int = 40) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text("utf-8", "replace").splitlines()[-n:])
+
+
+def publish_nowait(client: MqttClient, topic: str, payload: bytes | str = b"", qos: int = 1,
+                   props: dict[str, Any] | None = None) -> int:
+    """Queue a PUBLISH without waiting; return its mid for `wait_puback`."""
+    info = client.c.publish(topic, payload, qos, False,
+                            make_props(PacketTypes.PUBLISH, props) if client.protocol == V5 else None)
+    assert info.rc == mqtt.MQTT_ERR_SUCCESS, f"publish failed locally: {info.rc}"
+    return info.mid
+
+
+def wait_puback(client: MqttClient, mid: int, timeout: float = TIMEOUT) -> int:
+    """The PUBACK/PUBCOMP reason code of a `publish_nowait` (v3.1.1: 0)."""
+    return client._wait(client._pubacks, mid, "PUBACK/PUBCOMP", timeout)
+
+
+def pubacks_received(client: MqttClient, mids: Iterable[int]) -> int:
+    """How many of these mids have been acknowledged (and not yet consumed by `wait_puback`)."""
+    with client._cond:
+        return sum(1 for m in mids if m in client._pubacks)
+
+
+def hook_server_entry(name: str, port: int, **keys: Any) -> dict[str, Any]:
+    """One `hooks.servers` entry for a hook server on 127.0.0.1:port: mandatory (so a test can
+    wait for the handshake), a generous deadline, and quick reconnection and breaker recovery."""
+    entry: dict[str, Any] = {
+        "name": name, "endpoints": [f"127.0.0.1:{port}"], "mandatory": True, "deadline_ms": 3000,
+        "reconnect_initial_ms": 50, "reconnect_max_ms": 250,
+        "breaker_open_ms": 200, "breaker_open_max_ms": 500, "health_interval_ms": 200,
+    }
+    entry.update(keys)
+    return entry
+
+
+def wait_hooks_ready(b: BrokerProcess, timeout: float = 3 * TIMEOUT) -> None:
+    """Wait until CONNECT is accepted: every mandatory hook server has handshaken."""
+    def accepted() -> bool:
+        c = b.client(client_id=unique("probe-"), protocol=V5)
+        rc = c.connect(expect_rc=None).rc
+        c.close()
+        return rc == 0
+    wait_until(accepted, timeout=timeout, interval=0.05, message="the hook servers' handshake")

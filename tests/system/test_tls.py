@@ -3,7 +3,8 @@
 Covers: MQTT 3.1.1 and 5.0 over TLS with a client certificate (messages cross to and from a plain
 TCP listener, with sessions on other workers), refusal of clients without a certificate, with a
 revoked, expired or foreign certificate, certificate reload on SIGHUP without dropping
-established connections, and garbage sent to the TLS port.
+established connections, garbage sent to the TLS port, certificates selected by SNI (and their
+reload), and session resumption with tickets, with the session cache, and with neither.
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (BROKER_KIND, TIMEOUT, V311, V5, BrokerProcess, MqttClient, free_port,
-                     unique, wait_until)
+from helpers import (BROKER_KIND, TIMEOUT, V311, V5, BrokerProcess, BrokerStartError, MqttClient,
+                     free_port, unique, wait_until)
 
 pytestmark = pytest.mark.skipif(BROKER_KIND != "hookmq", reason="hookmq's TLS listener keys")
 
@@ -40,13 +41,13 @@ def _ca(name: str, d: Path) -> None:
 
 
 def _leaf(name: str, ca: str, d: Path, *, server: bool = False, days: str = "30",
-          start: str | None = None) -> None:
+          start: str | None = None, san: str = "DNS:localhost,IP:127.0.0.1") -> None:
     """A certificate signed by `ca` (with `openssl ca`, so that it can be revoked)."""
     _ec_key(name, d)
     _openssl("req", "-new", "-key", f"{name}.key", "-subj", f"/CN={name}", "-out", f"{name}.csr",
              cwd=d)
     ext = d / f"{name}.ext"
-    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+    ext.write_text(f"subjectAltName={san}\nextendedKeyUsage=serverAuth\n"
                    if server else "extendedKeyUsage=clientAuth\n")
     args = ["ca", "-batch", "-config", f"{ca}.cnf", "-in", f"{name}.csr", "-out", f"{name}.crt",
             "-extfile", str(ext), "-notext"]
@@ -97,16 +98,21 @@ def pki(tmp_path_factory) -> Path:
     _ca("other-ca", d)
     _ca_config("other-ca", d)
     _leaf("stranger-0004", "other-ca", d)
+    # certificates chosen by SNI
+    _leaf("sni-b", "device-ca", d, server=True, san="DNS:b.example")
+    _leaf("sni-wild", "device-ca", d, server=True, san="DNS:*.w.example")
     return d
 
 
 class TlsBroker(BrokerProcess):
     """A broker with its default TCP listener plus a `devices` TLS listener on a free port."""
 
-    def __init__(self, workdir: Path, workers: int, pki: Path, client_cert: str = "required"):
+    def __init__(self, workdir: Path, workers: int, pki: Path, client_cert: str = "required",
+                 listener: dict | None = None):
         super().__init__(workdir, workers)
         self.pki = pki
         self.client_cert = client_cert
+        self.listener = listener or {}  # more keys of the `devices` listener
         self.tls_port = 0
 
     def _config(self) -> dict:
@@ -118,6 +124,7 @@ class TlsBroker(BrokerProcess):
             "tls_ca_file": str(self.pki / "device-ca.crt"),
             "tls_crl_file": str(self.pki / "device-ca.crl"),
             "tls_client_cert": self.client_cert,
+            **self.listener,
         })
         return cfg
 
@@ -415,3 +422,104 @@ backend broker
             lb.wait(5)
         hook.kill()
         hook.wait(5)
+
+
+# ---- certificates by SNI -------------------------------------------------------------------------
+
+def _server_cert_seen(b: TlsBroker, server_name: str | None) -> tuple[str, int]:
+    """(CN, serial) of the certificate the broker presents for `server_name` (None: no SNI)."""
+    ctx = ssl.create_default_context(cafile=str(b.pki / "device-ca.crt"))
+    ctx.check_hostname = False  # the names differ on purpose; the chain is still verified
+    ctx.load_cert_chain(str(b.pki / "speaker-0001.crt"), str(b.pki / "speaker-0001.key"))
+    with socket.create_connection((b.host, b.tls_port), timeout=TIMEOUT) as raw:
+        with ctx.wrap_socket(raw, server_hostname=server_name) as s:
+            cert = s.getpeercert()
+            cn = dict(x[0] for x in cert["subject"])["commonName"]
+            return cn, int(cert["serialNumber"], 16)
+
+
+def test_sni_selects_the_certificate_and_sighup_reloads_it(workers, tmp_path, pki):
+    d = tmp_path / "sni"
+    d.mkdir()
+    for f in ("sni-b.crt", "sni-b.key"):
+        (d / f).write_bytes((pki / f).read_bytes())
+    sni = (f"b.example:{d / 'sni-b.crt'}:{d / 'sni-b.key'},\n"
+           f"*.w.example:{pki / 'sni-wild.crt'}:{pki / 'sni-wild.key'}")
+    b = TlsBroker(tmp_path, workers, pki, listener={"tls_sni_certs": sni})
+    b.start()
+    try:
+        assert _server_cert_seen(b, "b.example")[0] == "sni-b"
+        assert _server_cert_seen(b, "B.Example")[0] == "sni-b"  # names are case-insensitive
+        assert _server_cert_seen(b, "x.w.example")[0] == "sni-wild"
+        for other in ("c.example", "w.example", "a.x.w.example", "localhost", None):
+            assert _server_cert_seen(b, other)[0] == "server", other
+        _handshake(b, "speaker-0001")  # MQTT works as before
+
+        # renew sni-b (same key, new serial) and reload
+        before = _server_cert_seen(b, "b.example")[1]
+        renew = tmp_path / "renew"
+        renew.mkdir()
+        _openssl("req", "-new", "-key", str(d / "sni-b.key"), "-subj", "/CN=sni-b",
+                 "-out", str(renew / "sni-b.csr"), cwd=pki)
+        _openssl("ca", "-batch", "-config", "device-ca.cnf", "-in", str(renew / "sni-b.csr"),
+                 "-out", str(renew / "sni-b.crt"), "-extfile", str(pki / "sni-b.ext"),
+                 "-notext", "-days", "30", cwd=pki)
+        os.replace(renew / "sni-b.crt", d / "sni-b.crt")
+        b.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "msg=tls_reloaded" in b.stderr_text(), timeout=TIMEOUT)
+        cn, after = _server_cert_seen(b, "b.example")
+        assert cn == "sni-b" and after != before, "SIGHUP must reload the SNI certificates too"
+        assert _server_cert_seen(b, None)[0] == "server"
+    finally:
+        b.close_clients()
+        problems = b.stop()
+    assert not problems, problems
+
+
+def test_sni_certificate_that_does_not_load_stops_the_start(workers, tmp_path, pki):
+    b = TlsBroker(tmp_path, workers, pki,
+                  listener={"tls_sni_certs": f"b.example:{pki / 'nope.crt'}:{pki / 'sni-b.key'}"})
+    try:
+        b.start()  # may see the plain listener come up before the TLS one fails
+    except (BrokerStartError, AssertionError):
+        pass
+    wait_until(lambda: not b.alive(), timeout=TIMEOUT, message="the broker to exit")
+    assert "sni b.example: cert_file" in b.stderr_text()
+    b.stop()
+
+
+# ---- session resumption --------------------------------------------------------------------------
+
+def _mqtt_over_tls(b: TlsBroker, ctx: ssl.SSLContext,
+                   session: ssl.SSLSession | None) -> tuple[ssl.SSLSession | None, bool]:
+    """One TLS connection with an MQTT CONNECT round trip (which also brings TLS 1.3 tickets in);
+    returns the session to resume and whether this connection resumed one."""
+    with socket.create_connection((b.host, b.tls_port), timeout=TIMEOUT) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as s:
+            s.sendall(bytes([0x10, 12, 0, 4]) + b"MQTT" + bytes([4, 2, 0, 60, 0, 0]))
+            assert s.recv(4) == bytes([0x20, 2, 0, 0])
+            return s.session, s.session_reused
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+@pytest.mark.parametrize("tickets,cache,resumes", [(True, 0, True), (False, 100, True),
+                                                   (False, 0, False)],
+                         ids=["tickets", "cache", "neither"])
+def test_session_resumption(workers, tmp_path, pki, version, tickets, cache, resumes):
+    b = TlsBroker(tmp_path, workers, pki, listener={"tls_session_tickets": tickets,
+                                                     "tls_session_cache_size": cache})
+    b.start()
+    try:
+        ctx = ssl.create_default_context(cafile=str(pki / "device-ca.crt"))
+        ctx.load_cert_chain(str(pki / "speaker-0001.crt"), str(pki / "speaker-0001.key"))
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2 if version == "1.2" else ssl.TLSVersion.TLSv1_3
+        ctx.minimum_version = ctx.maximum_version
+        session, reused = _mqtt_over_tls(b, ctx, None)
+        assert not reused
+        for _ in range(3):  # and again with the session (TLS 1.3: the ticket) each one brings
+            session, reused = _mqtt_over_tls(b, ctx, session)
+            assert reused == resumes
+    finally:
+        b.close_clients()
+        problems = b.stop()
+    assert not problems, problems

@@ -44,10 +44,17 @@ static char *read_source_file(const char *rel)
 static void assert_config_equal(const hmq_config_t *a, const hmq_config_t *b)
 {
     for (const hmq_config_key_t *k = hmq_config_keys; k->name; k++) {
-        if (k->section == HMQ_SECTION_LISTENERS) continue;
-        if (memcmp((const char *)a + k->offset, (const char *)b + k->offset, k->size) != 0)
+        if (k->section == HMQ_SECTION_LISTENERS || k->section == HMQ_SECTION_HOOK_SERVERS) continue;
+        if (k->type == HMQ_KEY_LIST) {
+            const hmq_config_list_t *x = (const void *)((const char *)a + k->offset);
+            const hmq_config_list_t *y = (const void *)((const char *)b + k->offset);
+            assert_int_equal(x->n, y->n);
+            for (uint32_t i = 0; i < x->n; i++)
+                assert_string_equal(x->v[i], y->v[i]);
+        } else if (memcmp((const char *)a + k->offset, (const char *)b + k->offset, k->size) != 0)
             fail_msg("%s.%s differs", hmq_config_sections[k->section], k->name);
     }
+    assert_int_equal(a->hook_server_count, b->hook_server_count);
     assert_int_equal(a->listener_count, b->listener_count);
     for (uint32_t i = 0; i < a->listener_count; i++) {
         const hmq_listener_config_t *x = &a->listeners[i], *y = &b->listeners[i];
@@ -147,13 +154,27 @@ static void test_every_key_shipped_and_documented(void **state)
 {
     const char *yaml = read_source_file("config/hookmq.yaml");
     char needle[128];
+    /* The one-server short form of hooks conflicts with hooks.servers: shown commented out. */
+    static const char short_form[] = " server endpoints tls_ca_file tls_cert_file tls_key_file "
+                                     "authenticate_deadline_ms on_failure mandatory ";
     for (const hmq_config_key_t *k = hmq_config_keys; k->name; k++) {
         bool listener = k->section == HMQ_SECTION_LISTENERS;
+        char commented[128], word[72];
+        snprintf(word, sizeof word, " %s ", k->name);
+        if (k->section == HMQ_SECTION_HOOK_SERVERS) { /* in the commented servers example */
+            snprintf(needle, sizeof needle, "\n  #     %s: ", k->name);
+            snprintf(commented, sizeof commented, "\n  #   - %s: ", k->name);
+            if (!strstr(yaml, needle) && !strstr(yaml, commented))
+                fail_msg("config/hookmq.yaml lacks hooks.servers[].%s", k->name);
+            continue;
+        }
         snprintf(needle, sizeof needle, listener ? " %s: " : "\n  %s: ", k->name);
-        /* A string key without a default (a file name, an address) is shown commented out. */
-        char commented[128];
-        snprintf(commented, sizeof commented, "\n  # %s: ", k->name);
-        if (!strstr(yaml, needle) && !(k->type == HMQ_KEY_STRING && strstr(yaml, commented)))
+        /* A key without a default (a file name, an address, a list) is shown commented out. */
+        snprintf(commented, sizeof commented, "\n  # %s:", k->name);
+        bool optional = k->type == HMQ_KEY_STRING || k->type == HMQ_KEY_LIST ||
+                        k->type == HMQ_KEY_ENTRIES ||
+                        (k->section == HMQ_SECTION_HOOKS && strstr(short_form, word));
+        if (!strstr(yaml, needle) && !(optional && strstr(yaml, commented)))
             fail_msg("config/hookmq.yaml lacks %s.%s", hmq_config_sections[k->section], k->name);
     }
     const char *doc = read_source_file("docs/configuration.md");
@@ -165,6 +186,10 @@ static void test_every_key_shipped_and_documented(void **state)
         up[i] = 0;
         if (k->section == HMQ_SECTION_LISTENERS) {
             snprintf(needle, sizeof needle, "HOOKMQ_LISTENERS__<i>__%s`", up);
+        } else if (k->section == HMQ_SECTION_HOOK_SERVERS) {
+            snprintf(needle, sizeof needle, "`HOOKMQ_HOOKS__SERVERS__<i>__%s`", up);
+        } else if (k->type == HMQ_KEY_ENTRIES) {
+            snprintf(needle, sizeof needle, "`HOOKMQ_HOOKS__%s__<i>__<KEY>`", up);
         } else {
             char sec[32];
             for (i = 0; hmq_config_sections[k->section][i]; i++)
@@ -339,6 +364,192 @@ static void test_env_applies_after_the_file(void **state)
     hmq_config_free(&c);
 }
 
+static void test_hooks_defaults(void **state)
+{
+    hmq_config_t c;
+    hmq_config_defaults(&c);
+    assert_int_equal(c.hook_server_count, 0);
+    assert_int_equal(c.hooks_endpoints.n, 0);
+    assert_int_equal(c.hooks_chain.n, 0);
+    assert_int_equal(c.hooks_resolution, HMQ_HOOK_DENY_WINS);
+    assert_int_equal(c.hooks_default[HMQ_CFG_AUTHENTICATE], HMQ_HOOK_DEFAULT_DENY);
+    assert_int_equal(c.hooks_default[HMQ_CFG_AUTHORIZE], HMQ_HOOK_DEFAULT_DENY);
+    assert_int_equal(c.hooks_default[HMQ_CFG_ON_PUBLISH], HMQ_HOOK_DEFAULT_ALLOW);
+    assert_int_equal(c.hooks_default[HMQ_CFG_ON_SUBSCRIBE], HMQ_HOOK_DEFAULT_ALLOW);
+    assert_int_equal(c.hooks_cache_max_entries, 100000);
+    assert_int_equal(c.hooks_cache_stale_ttl_ms, 300000);
+    assert_int_equal(c.hooks_max_inflight, 64);
+    assert_null(c.hooks_password_file);
+    assert_null(c.hooks_acl_file);
+    assert_int_equal(c.hooks_auth_deadline_ms, 500);
+    assert_int_equal(c.hooks_on_failure, HMQ_HOOK_FAIL_DENY);
+    hmq_config_free(&c);
+}
+
+static void test_hook_servers(void **state)
+{
+    hmq_config_t c;
+    assert_int_equal(load(&c,
+                          "hooks:\n"
+                          "  servers:\n"
+                          "    - name: registry\n"
+                          "      endpoints: [\"10.0.0.11:5\", \"ipv4:10.0.0.12:5,10.0.0.13:5\"]\n"
+                          "      tls_ca_file: /ca.pem\n"
+                          "      tls_cert_file: /c.pem\n"
+                          "      tls_key_file: /c.key\n"
+                          "      tls_server_name: registry.internal\n"
+                          "      mandatory: true\n"
+                          "      deadline_ms: 300\n"
+                          "      on_failure: continue\n"
+                          "      authenticate_deadline_ms: 800\n"
+                          "      authorize_on_failure: stale\n"
+                          "      reconnect_initial_ms: 50\n"
+                          "      reconnect_max_ms: 5000\n"
+                          "      max_batch: 64\n"
+                          "      breaker_failures: 20\n"
+                          "      breaker_open_ms: 500\n"
+                          "      breaker_open_max_ms: 60000\n"
+                          "      health_interval_ms: 2000\n"
+                          "      events_max_bytes: 8589934592\n"
+                          "      events_max_batch: 100\n"
+                          "    - {name: payments, endpoints: \"unix:/run/p , 127.0.0.1:7000\"}\n"
+                          "  chain:\n"
+                          "    - payments\n"
+                          "    - password_file\n"
+                          "    - registry\n"
+                          "  password_file: /etc/hookmq/passwd\n"
+                          "  resolution: first_decision\n"
+                          "  default_authorize: allow\n"
+                          "  default_on_publish: DENY\n"
+                          "  cache_max_entries: 500\n"
+                          "  cache_stale_ttl_ms: 0\n"
+                          "  max_inflight_per_connection: 8\n",
+                          NULL),
+                     0);
+    assert_int_equal(c.hook_server_count, 2);
+    const hmq_hook_server_config_t *r = &c.hook_servers[0], *p = &c.hook_servers[1];
+    assert_string_equal(r->name, "registry");
+    assert_int_equal(r->endpoints.n, 2);
+    assert_string_equal(r->endpoints.v[0], "10.0.0.11:5");
+    assert_string_equal(r->endpoints.v[1], "ipv4:10.0.0.12:5,10.0.0.13:5"); /* a list: kept whole */
+    assert_string_equal(r->tls_ca_file, "/ca.pem");
+    assert_string_equal(r->tls_cert_file, "/c.pem");
+    assert_string_equal(r->tls_key_file, "/c.key");
+    assert_string_equal(r->tls_server_name, "registry.internal");
+    assert_true(r->mandatory);
+    /* Per hook: the hook's own key, else deadline_ms / on_failure of the server. */
+    assert_int_equal(r->hook_deadline_ms[HMQ_CFG_AUTHENTICATE], 800);
+    assert_int_equal(r->hook_deadline_ms[HMQ_CFG_AUTHORIZE], 300);
+    assert_int_equal(r->hook_deadline_ms[HMQ_CFG_ON_PUBLISH], 300);
+    assert_int_equal(r->hook_deadline_ms[HMQ_CFG_ON_SUBSCRIBE], 300);
+    assert_int_equal(r->hook_on_failure[HMQ_CFG_AUTHENTICATE], HMQ_HOOK_FAIL_CONTINUE);
+    assert_int_equal(r->hook_on_failure[HMQ_CFG_AUTHORIZE], HMQ_HOOK_FAIL_STALE);
+    assert_int_equal(r->hook_on_failure[HMQ_CFG_ON_PUBLISH], HMQ_HOOK_FAIL_CONTINUE);
+    assert_int_equal(r->hook_on_failure[HMQ_CFG_ON_SUBSCRIBE], HMQ_HOOK_FAIL_CONTINUE);
+    assert_int_equal(r->reconnect_initial_ms, 50);
+    assert_int_equal(r->reconnect_max_ms, 5000);
+    assert_int_equal(r->max_batch, 64);
+    assert_int_equal(r->breaker_failures, 20);
+    assert_int_equal(r->breaker_open_ms, 500);
+    assert_int_equal(r->breaker_open_max_ms, 60000);
+    assert_int_equal(r->health_interval_ms, 2000);
+    assert_true(r->events_max_bytes == 8589934592ull);
+    assert_int_equal(r->events_max_batch, 100);
+    /* A server that sets nothing: zeros (the engine's defaults), deny. */
+    assert_string_equal(p->name, "payments");
+    assert_int_equal(p->endpoints.n, 2);
+    assert_string_equal(p->endpoints.v[0], "unix:/run/p");
+    assert_string_equal(p->endpoints.v[1], "127.0.0.1:7000");
+    assert_false(p->mandatory);
+    assert_null(p->tls_ca_file);
+    for (int h = 0; h < HMQ_CFG_HOOKS; h++) {
+        assert_int_equal(p->hook_deadline_ms[h], 0);
+        assert_int_equal(p->hook_on_failure[h], HMQ_HOOK_FAIL_DENY);
+    }
+    assert_int_equal(p->reconnect_max_ms + p->max_batch + p->breaker_failures, 0);
+    assert_int_equal(c.hooks_chain.n, 3);
+    assert_string_equal(c.hooks_chain.v[0], "payments");
+    assert_string_equal(c.hooks_chain.v[1], "password_file");
+    assert_string_equal(c.hooks_chain.v[2], "registry");
+    assert_string_equal(c.hooks_password_file, "/etc/hookmq/passwd");
+    assert_null(c.hooks_acl_file);
+    assert_int_equal(c.hooks_resolution, HMQ_HOOK_FIRST_DECISION);
+    assert_int_equal(c.hooks_default[HMQ_CFG_AUTHENTICATE], HMQ_HOOK_DEFAULT_DENY);
+    assert_int_equal(c.hooks_default[HMQ_CFG_AUTHORIZE], HMQ_HOOK_DEFAULT_ALLOW);
+    assert_int_equal(c.hooks_default[HMQ_CFG_ON_PUBLISH], HMQ_HOOK_DEFAULT_DENY);
+    assert_int_equal(c.hooks_default[HMQ_CFG_ON_SUBSCRIBE], HMQ_HOOK_DEFAULT_ALLOW);
+    assert_int_equal(c.hooks_cache_max_entries, 500);
+    assert_int_equal(c.hooks_cache_stale_ttl_ms, 0);
+    assert_int_equal(c.hooks_max_inflight, 8);
+    hmq_config_free(&c);
+    assert_int_equal(c.hook_server_count, 0);
+    assert_null(c.hooks_chain.v);
+}
+
+static void test_hook_servers_env(void **state)
+{
+    char *env[] = {"HOOKMQ_HOOKS__SERVERS__1__DEADLINE_MS=700",
+                   "HOOKMQ_HOOKS__SERVERS__0__ENDPOINTS=10.0.0.1:1, 10.0.0.2:2",
+                   "hookmq_hooks__servers__0__name=x", /* not ours: the prefix is upper case */
+                   "HOOKMQ_Hooks__Servers__0__Authorize_On_Failure=allow",
+                   "HOOKMQ_HOOKS__CHAIN=b, acl_file,a",
+                   "HOOKMQ_HOOKS__ACL_FILE=/etc/hookmq/acl",
+                   "HOOKMQ_HOOKS__MAX_INFLIGHT_PER_CONNECTION=1000",
+                   NULL};
+    hmq_config_t c;
+    assert_int_equal(load(&c,
+                          "hooks:\n"
+                          "  servers:\n"
+                          "    - {name: a, endpoints: 127.0.0.1:1, on_failure: allow}\n"
+                          "    - {name: b, endpoints: 127.0.0.1:2, authorize_deadline_ms: 50}\n"
+                          "  chain: [a, b, acl_file]\n",
+                          env),
+                     0);
+    assert_string_equal(c.hook_servers[0].name, "a");
+    assert_int_equal(c.hook_servers[0].endpoints.n, 2);
+    assert_string_equal(c.hook_servers[0].endpoints.v[1], "10.0.0.2:2");
+    assert_int_equal(c.hook_servers[0].hook_on_failure[HMQ_CFG_AUTHORIZE], HMQ_HOOK_FAIL_ALLOW);
+    assert_int_equal(c.hook_servers[1].hook_deadline_ms[HMQ_CFG_AUTHENTICATE], 700);
+    assert_int_equal(c.hook_servers[1].hook_deadline_ms[HMQ_CFG_AUTHORIZE], 50);
+    assert_int_equal(c.hooks_chain.n, 3);
+    assert_string_equal(c.hooks_chain.v[0], "b");
+    assert_string_equal(c.hooks_chain.v[1], "acl_file");
+    assert_string_equal(c.hooks_acl_file, "/etc/hookmq/acl");
+    assert_int_equal(c.hooks_max_inflight, 1000);
+    hmq_config_free(&c);
+}
+
+/* The one-server short form keeps working; listeners after hooks do not wipe it. */
+static void test_hooks_short_form(void **state)
+{
+    hmq_config_t c;
+    assert_int_equal(load(&c,
+                          "hooks:\n"
+                          "  server: auth\n"
+                          "  endpoints: 127.0.0.1:50051,127.0.0.1:50052\n"
+                          "  on_failure: allow\n"
+                          "  authenticate_deadline_ms: 300\n"
+                          "  mandatory: true\n"
+                          "  chain: [auth]\n"
+                          "listeners:\n"
+                          "  - {name: a, port: 0}\n",
+                          NULL),
+                     0);
+    assert_int_equal(c.hook_server_count, 0);
+    assert_string_equal(c.hooks_server, "auth");
+    assert_int_equal(c.hooks_endpoints.n, 2);
+    assert_string_equal(c.hooks_endpoints.v[1], "127.0.0.1:50052");
+    assert_int_equal(c.hooks_on_failure, HMQ_HOOK_FAIL_ALLOW);
+    assert_int_equal(c.hooks_auth_deadline_ms, 300);
+    assert_true(c.hooks_mandatory);
+    hmq_config_free(&c);
+    /* Without `server`, the short-form server is called "hooks" (also in the chain). */
+    assert_int_equal(load(&c, "hooks: {endpoints: [\"unix:/tmp/h.sock\"], chain: hooks}\n", NULL),
+                     0);
+    assert_int_equal(c.hooks_endpoints.n, 1);
+    hmq_config_free(&c);
+}
+
 static void test_load_from_a_file(void **state)
 {
     char path[] = "/tmp/test_config_XXXXXX";
@@ -368,6 +579,10 @@ int main(void)
         cmocka_unit_test(test_max_listeners),
         cmocka_unit_test(test_env_overrides),
         cmocka_unit_test(test_env_applies_after_the_file),
+        cmocka_unit_test(test_hooks_defaults),
+        cmocka_unit_test(test_hook_servers),
+        cmocka_unit_test(test_hook_servers_env),
+        cmocka_unit_test(test_hooks_short_form),
         cmocka_unit_test(test_load_from_a_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

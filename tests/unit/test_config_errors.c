@@ -117,6 +117,30 @@ static void test_bad_enums_and_strings(void **state)
     assert_error("t.yaml:2: listeners[0].name: may contain only letters, digits");
 }
 
+static void test_tls_sni_certs(void **state)
+{
+    load_fails("listeners:\n  - name: a\n    tls_session_timeout_s: 0\n"
+               "    tls_sni_certs: a.example:/a.pem:/a.key, b.example:/b.pem\n",
+               NULL);
+    assert_error("t.yaml:3: listeners[0].tls_session_timeout_s: must be between 1 and 604800");
+    assert_error("t.yaml:4: listeners[0].tls_sni_certs: each entry must be "
+                 "server_name:cert_file:key_file");
+    char *env[] = {"HOOKMQ_LISTENERS__0__TLS_SNI_CERTS=*x.example:/a.pem:/a.key", NULL};
+    load_fails("listeners:\n  - name: a\n", env);
+    assert_error("environment HOOKMQ_LISTENERS__0__TLS_SNI_CERTS: a server_name must be");
+
+    hmq_config_sni_t e[4];
+    char text[] = "a.example:/a.pem:/a.key,\n  *.B.example:/b.pem:/b.key ";
+    const char *why = NULL;
+    assert_int_equal(hmq_config_sni_split(text, e, 4, &why), 2);
+    assert_string_equal(e[1].server_name, "*.B.example");
+    assert_string_equal(e[1].cert_file, "/b.pem");
+    assert_string_equal(e[1].key_file, "/b.key");
+    char one[] = "a.example:/a.pem:/a.key";
+    assert_int_equal(hmq_config_sni_split(one, e, 0, &why), -1);
+    assert_string_equal(why, "too many entries");
+}
+
 static void test_unknown_keys(void **state)
 {
     assert_int_equal(load_fails("limits:\n"
@@ -281,6 +305,141 @@ static void test_env_and_file_errors_together(void **state)
     assert_error("listeners[1].name: listener name 'a' is already used by listeners[0]");
 }
 
+static void test_hook_server_errors(void **state)
+{
+    assert_int_equal(load_fails("hooks:\n"
+                                "  servers:\n"
+                                "    - name: a\n"
+                                "      endpoints: 127.0.0.1:1\n"
+                                "      authorize_on_failure: maybe\n"
+                                "      tls_cert_file: /c.pem\n"
+                                "    - name: a\n"
+                                "      endpoints: [127.0.0.1:2]\n"
+                                "    - name: c\n"
+                                "      deadline_ms: 600001\n"
+                                "    - endpoints: nocolon\n"
+                                "      tls_key_file: /k.pem\n"
+                                "    - {name: password_file, endpoints: \"a:1,,b:2\"}\n"
+                                "    - {name: f, endpoints: a:1, reconnect_initial_ms: 9, "
+                                "reconnect_max_ms: 8}\n",
+                                NULL),
+                     11);
+    assert_error("t.yaml:5: hooks.servers[0].authorize_on_failure: expected one of deny, allow, "
+                 "continue, stale, got 'maybe'");
+    assert_error("t.yaml:6: hooks.servers[0].tls_cert_file: needs tls_key_file");
+    assert_error("t.yaml:7: hooks.servers[1].name: hook server name 'a' is already used by "
+                 "hooks.servers[0]");
+    assert_error("t.yaml:10: hooks.servers[2].deadline_ms: must be between 0 and 600000");
+    assert_error("t.yaml:9: hooks.servers[2]: endpoints is required");
+    assert_error("t.yaml:11: hooks.servers[3].endpoints: expected host:port, ipv4:address:port or "
+                 "unix:/path, got 'nocolon'");
+    assert_error("t.yaml:11: hooks.servers[3]: name is required");
+    assert_error("t.yaml:12: hooks.servers[3].tls_key_file: needs tls_cert_file");
+    assert_error("t.yaml:13: hooks.servers[4].endpoints: an item is empty");
+    assert_error("t.yaml:13: hooks.servers[4].name: 'password_file' is the name of a built-in");
+    assert_error("t.yaml:14: hooks.servers[5]: reconnect_initial_ms is above reconnect_max_ms");
+}
+
+static void test_hook_server_shape_errors(void **state)
+{
+    const char *cases[][2] = {
+        {"hooks:\n  servers: {name: a}\n",
+         "t.yaml:2: hooks.servers: expected a list of servers, got a mapping"},
+        {"hooks:\n  servers: []\n", "t.yaml:2: hooks.servers: must list 1 to 16 entries, got 0"},
+        {"hooks:\n  servers:\n    - a:1\n", "t.yaml:3: hooks.servers[0]: expected a mapping"},
+        {"hooks:\n  servers:\n    - name: a\n      endpoints: [[a:1]]\n",
+         "t.yaml:4: hooks.servers[0].endpoints[0]: expected a single value, got a list"},
+        {"hooks:\n  servers:\n    - name: a\n      endpoints: []\n",
+         "t.yaml:4: hooks.servers[0].endpoints: has no value (an empty list)"},
+        {"hooks:\n  servers:\n    - name: a\n      endpoints:\n        - ~\n",
+         "t.yaml:5: hooks.servers[0].endpoints[0]: has no value"},
+        {"hooks:\n  chain: {a: b}\n", "t.yaml:2: hooks.chain: expected a single value, got a "
+                                      "mapping"},
+        {"hooks:\n  chain:\n", "t.yaml:2: hooks.chain: has no value"},
+        {"hooks:\n  servers:\n    - name: a\n      mandatory: [true]\n",
+         "t.yaml:4: hooks.servers[0].mandatory: expected a single value, got a list"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        assert_int_equal(load_fails(cases[i][0], NULL), 1);
+        assert_error(cases[i][1]);
+    }
+    /* Unknown keys of a server are reported with a suggestion; the values are still checked. */
+    assert_int_equal(load_fails("hooks:\n  servers:\n    - name: a\n      endpoints: a:1\n"
+                                "      dedline_ms: 5\n      max_batch: x\n",
+                                NULL),
+                     2);
+    assert_error("t.yaml:5: hooks.servers[0].dedline_ms: unknown key (did you mean "
+                 "'deadline_ms'?)");
+    assert_error("t.yaml:6: hooks.servers[0].max_batch: expected an unsigned integer, got 'x'");
+}
+
+static void test_hook_chain_errors(void **state)
+{
+    assert_int_equal(load_fails("hooks:\n"
+                                "  servers:\n"
+                                "    - {name: a, endpoints: a:1}\n"
+                                "    - {name: b, endpoints: b:1}\n"
+                                "  chain: [a, nope, password_file]\n",
+                                NULL),
+                     3);
+    assert_error("t.yaml:5: hooks.chain: 'nope' is not a hook server name");
+    assert_error("t.yaml:5: hooks.chain: 'password_file' is a built-in provider, but "
+                 "hooks.password_file is not set");
+    assert_error("t.yaml:5: hooks.chain: does not list 'b'");
+    load_fails("hooks:\n  acl_file: /acl\n  chain: a, a\n", NULL);
+    assert_error("t.yaml:3: hooks.chain: 'a' is listed twice");
+    load_fails("hooks:\n  acl_file: /acl\n  chain: [acl_file, \"x y\"]\n", NULL);
+    assert_error("t.yaml:3: hooks.chain: may contain only letters, digits, '_', '-' and '.', got "
+                 "'x y'");
+    /* The short form's server is "hooks" unless `server` names it. */
+    load_fails("hooks:\n  endpoints: a:1\n  server: auth\n  chain: hooks\n", NULL);
+    assert_error("t.yaml:4: hooks.chain: 'hooks' is not a hook server name");
+}
+
+static void test_hooks_short_form_errors(void **state)
+{
+    assert_int_equal(load_fails("hooks:\n"
+                                "  endpoints: 127.0.0.1:1\n"
+                                "  on_failure: allow\n"
+                                "  servers:\n"
+                                "    - {name: a, endpoints: a:1}\n",
+                                NULL),
+                     2);
+    assert_error("t.yaml:2: hooks.endpoints: hooks.endpoints (one server, short form) and "
+                 "hooks.servers cannot be combined");
+    assert_error("t.yaml:3: hooks.on_failure: belongs to the one-server short form");
+    load_fails("hooks:\n  endpoints: 127.0.0.1:1\n  tls_cert_file: /c.pem\n", NULL);
+    assert_string_equal(err, "t.yaml:3: hooks.tls_cert_file: needs tls_key_file (the "
+                             "certificate's key)");
+    load_fails("hooks:\n  on_failure: later\n", NULL);
+    assert_error("t.yaml:2: hooks.on_failure: expected one of deny, allow, continue, stale, got "
+                 "'later'");
+}
+
+static void test_hook_env_errors(void **state)
+{
+    char *env[] = {"HOOKMQ_HOOKS__SERVERS__5__NAME=x",
+                   "HOOKMQ_HOOKS__SERVERS__0__DEADLNE_MS=1",
+                   "HOOKMQ_HOOKS__SERVERS__X__NAME=x",
+                   "HOOKMQ_HOOKS__SERVERS=x",
+                   "HOOKMQ_HOOKS__SERVERS__0__ON_PUBLISH_ON_FAILURE=maybe",
+                   "HOOKMQ_HOOKS__ENDPOINTS=127.0.0.1:9",
+                   "HOOKMQ_HOOKS__CHAIN=a,b",
+                   NULL};
+    assert_int_equal(load_fails("hooks:\n  servers:\n    - {name: a, endpoints: a:1}\n", env), 7);
+    assert_error("environment HOOKMQ_HOOKS__SERVERS__5__NAME: there is no hook server 5: the "
+                 "configuration has 1 (indexes from 0)");
+    assert_error("environment HOOKMQ_HOOKS__SERVERS__0__DEADLNE_MS: does not match any "
+                 "configuration key (did you mean HOOKMQ_HOOKS__SERVERS__<INDEX>__DEADLINE_MS?)");
+    assert_error("environment HOOKMQ_HOOKS__SERVERS__X__NAME: does not match any configuration "
+                 "key (expected HOOKMQ_HOOKS__SERVERS__<INDEX>__<KEY>)");
+    assert_error("environment HOOKMQ_HOOKS__SERVERS: is a list of entries");
+    assert_error("environment HOOKMQ_HOOKS__SERVERS__0__ON_PUBLISH_ON_FAILURE: expected one of");
+    assert_error("environment HOOKMQ_HOOKS__ENDPOINTS: hooks.endpoints (one server, short form) "
+                 "and hooks.servers cannot be combined");
+    assert_error("environment HOOKMQ_HOOKS__CHAIN: 'b' is not a hook server name");
+}
+
 static void test_missing_file(void **state)
 {
     hmq_config_t c;
@@ -310,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_bad_enums_and_strings),
+        cmocka_unit_test(test_tls_sni_certs),
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_yaml_syntax_errors),
         cmocka_unit_test(test_structure_errors),
@@ -318,6 +478,11 @@ int main(void)
         cmocka_unit_test(test_values_checked_past_unknown_keys),
         cmocka_unit_test(test_env_errors),
         cmocka_unit_test(test_env_and_file_errors_together),
+        cmocka_unit_test(test_hook_server_errors),
+        cmocka_unit_test(test_hook_server_shape_errors),
+        cmocka_unit_test(test_hook_chain_errors),
+        cmocka_unit_test(test_hooks_short_form_errors),
+        cmocka_unit_test(test_hook_env_errors),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_small_error_buffer),
     };

@@ -24,8 +24,10 @@ typedef struct {
     hmq_hooks_call_t *held;
 } fake_t;
 
-static hmq_hooks_route_t fake_route(void *self, hmq_hook_t hook, const hmq_hooks_client_t *c)
+static hmq_hooks_route_t fake_route(void *self, hmq_hook_t hook, const hmq_hooks_client_t *c,
+                                    const char *topic)
 {
+    (void)topic;
     fake_t *f = self;
     (void)hook;
     (void)c;

@@ -41,6 +41,10 @@ typedef struct {
     char *tls_ciphersuites;    /* TLS 1.3 suites; NULL = safe default */
     char *tls_groups;
     hmq_cert_id_t tls_client_id_from; /* take the MQTT client id from the certificate */
+    char *tls_sni_certs;       /* "name:cert:key[,name:cert:key...]": extra certificates by SNI */
+    bool tls_session_tickets;  /* resumption with stateless tickets; default true */
+    uint32_t tls_session_cache_size; /* server-side session cache entries; 0 = off */
+    uint32_t tls_session_timeout_s;  /* how long a session may be resumed; default 7200 */
     /* type: ws, wss */
     char *ws_path;             /* HTTP path of the upgrade; default /mqtt */
     bool ws_trust_forwarded;   /* X-Forwarded-For / Forwarded name the client (trusted proxy) */
@@ -60,6 +64,47 @@ typedef enum {
     HMQ_HOOK_FAIL_CONTINUE,
     HMQ_HOOK_FAIL_STALE
 } hmq_hook_on_failure_t;
+typedef enum { HMQ_HOOK_DENY_WINS = 0, HMQ_HOOK_FIRST_DECISION } hmq_hook_resolution_t;
+typedef enum { HMQ_HOOK_DEFAULT_DENY = 0, HMQ_HOOK_DEFAULT_ALLOW } hmq_hook_default_t;
+/* Hooks with a decision, as indexes of the per-hook arrays (the order of hmq_hook_t). */
+enum {
+    HMQ_CFG_AUTHENTICATE,
+    HMQ_CFG_AUTHORIZE,
+    HMQ_CFG_ON_PUBLISH,
+    HMQ_CFG_ON_SUBSCRIBE,
+    HMQ_CFG_HOOKS
+};
+
+#define HMQ_MAX_HOOK_SERVERS 16
+
+/* A list of strings: in YAML a list, or one comma-separated string (also in the environment). */
+typedef struct {
+    char **v;
+    uint32_t n;
+} hmq_config_list_t;
+
+/* One entry of hooks.servers (docs/hooks.md). 0 = the engine's default for every number. */
+typedef struct {
+    char *name;                  /* unique among servers; logs, metrics, handshake */
+    hmq_config_list_t endpoints; /* "host:port", "ipv4:1.2.3.4:5", "unix:/path" */
+    char *tls_ca_file;           /* TLS to the server (unset = plaintext) */
+    char *tls_cert_file;         /* mTLS client certificate, with tls_key_file */
+    char *tls_key_file;
+    char *tls_server_name;       /* name checked in the server certificate; unset = the host */
+    bool mandatory;              /* refuse clients (server unavailable) until it handshook */
+    uint32_t deadline_ms;        /* every hook, unless hook_deadline_ms says otherwise */
+    hmq_hook_on_failure_t on_failure;
+    /* Per hook (HMQ_CFG_*). After loading they hold the effective values: a hook without its
+     * own key takes deadline_ms and on_failure. */
+    uint32_t hook_deadline_ms[HMQ_CFG_HOOKS];
+    hmq_hook_on_failure_t hook_on_failure[HMQ_CFG_HOOKS];
+    uint32_t reconnect_initial_ms, reconnect_max_ms;
+    uint32_t max_batch;
+    uint32_t breaker_failures, breaker_open_ms, breaker_open_max_ms;
+    uint32_t health_interval_ms;
+    uint64_t events_max_bytes;
+    uint32_t events_max_batch;
+} hmq_hook_server_config_t;
 
 typedef struct {
     /* broker: */
@@ -95,15 +140,26 @@ typedef struct {
     hmq_log_level_t log_level;
     hmq_log_format_t log_format;
 
-    /* hooks: one external hook server (docs/hooks.md); no endpoints = no hooks */
+    /* hooks (docs/hooks.md), short form: one server; no endpoints = none */
     char *hooks_server;          /* its name in logs and metrics */
-    char *hooks_endpoints;       /* "host:port[,host:port...]" or "unix:/path" */
+    hmq_config_list_t hooks_endpoints; /* "host:port", ... or "unix:/path" */
     char *hooks_tls_ca_file;     /* TLS to the hook server (unset = plaintext) */
     char *hooks_tls_cert_file;   /* mTLS client certificate */
     char *hooks_tls_key_file;
     uint32_t hooks_auth_deadline_ms;
     hmq_hook_on_failure_t hooks_on_failure;
     bool hooks_mandatory;        /* refuse clients (server unavailable) until it handshook */
+    /* hooks.servers: hook servers, in file order (the short form above is the other way) */
+    hmq_hook_server_config_t hook_servers[HMQ_MAX_HOOK_SERVERS];
+    uint32_t hook_server_count;
+    hmq_config_list_t hooks_chain;         /* provider order; empty = built-ins, then servers */
+    hmq_hook_resolution_t hooks_resolution;
+    hmq_hook_default_t hooks_default[HMQ_CFG_HOOKS]; /* when every provider says CONTINUE */
+    uint32_t hooks_cache_max_entries;
+    uint32_t hooks_cache_stale_ttl_ms;
+    uint16_t hooks_max_inflight;  /* publishes of one connection waiting for hooks */
+    char *hooks_password_file;    /* built-in provider "password_file" */
+    char *hooks_acl_file;         /* built-in provider "acl_file" */
 } hmq_config_t;
 
 /* Fill cfg with the embedded defaults (serve on 127.0.0.1:1883). The listener strings are
@@ -124,6 +180,19 @@ int hmq_config_load(hmq_config_t *cfg, const char *path, char *const *envp, char
  * fuzzing and configuration that does not come from a file. */
 int hmq_config_load_data(hmq_config_t *cfg, const char *name, const char *data, size_t len,
                          char *const *envp, char *err, size_t errlen);
+
+/* One entry of a listener's tls_sni_certs. */
+typedef struct {
+    const char *server_name; /* "mqtt.example.com" or "*.example.com" */
+    const char *cert_file;
+    const char *key_file;
+} hmq_config_sni_t;
+#define HMQ_MAX_SNI_CERTS 64
+
+/* Split tls_sni_certs text in place (buf is a writable copy): entries "name:cert_file:key_file"
+ * separated by commas and/or whitespace. Returns the number of entries (pointers into buf), or
+ * -1 with what is wrong in *why. */
+int hmq_config_sni_split(char *buf, hmq_config_sni_t *out, size_t max, const char **why);
 
 /* Release the strings owned by cfg. */
 void hmq_config_free(hmq_config_t *cfg);

@@ -2,6 +2,7 @@
  *
  *   HOOKMQ_<SECTION>__<KEY>=value           HOOKMQ_LIMITS__MAX_PACKET_SIZE=65536
  *   HOOKMQ_LISTENERS__<INDEX>__<KEY>=value  HOOKMQ_LISTENERS__0__PORT=1884 (existing listeners)
+ *   HOOKMQ_HOOKS__SERVERS__<INDEX>__<KEY>=value  (hook servers that exist in the file)
  *
  * Names are matched without regard to case; values are parsed exactly like YAML values
  * (config_keys.c). A variable that starts with HOOKMQ_ and contains "__" is an override and must
@@ -40,7 +41,12 @@ static void unknown_variable(hmq_config_loader_t *ld, const hmq_config_origin_t 
         upper[i] = (char)toupper((unsigned char)hint[i]), upper[i + 1] = 0;
     for (size_t i = 0; section >= 0 && hmq_config_sections[section][i]; i++)
         sect[i] = (char)toupper((unsigned char)hmq_config_sections[section][i]), sect[i + 1] = 0;
-    if (hint && section != HMQ_SECTION_LISTENERS)
+    if (section == HMQ_SECTION_HOOK_SERVERS)
+        hmq_config_error(
+            ld, at, NULL,
+            "does not match any configuration key (%s" PREFIX "HOOKS__SERVERS__<INDEX>__%s%s)",
+            hint ? "did you mean " : "expected ", hint ? upper : "<KEY>", hint ? "?" : "");
+    else if (hint && section != HMQ_SECTION_LISTENERS)
         hmq_config_error(ld, at, NULL,
                          "does not match any configuration key (did you mean " PREFIX "%s__%s?)",
                          sect, upper);
@@ -50,31 +56,34 @@ static void unknown_variable(hmq_config_loader_t *ld, const hmq_config_origin_t 
                          "<SECTION>__<KEY> or " PREFIX "LISTENERS__<INDEX>__<KEY>)");
 }
 
-static void apply_listener(hmq_config_loader_t *ld, const hmq_config_origin_t *at, const char *rest,
-                           const char *end, const char *value)
+/* <INDEX>__<KEY> of a listener or a hook server (`section`: the keys of the entry). */
+static void apply_entry(hmq_config_loader_t *ld, const hmq_config_origin_t *at, int section,
+                        const char *rest, const char *end, const char *value)
 {
     const char *sep = strstr(rest, "__");
     char index[8], key[64];
     if (!sep || sep >= end || !lower_part(rest, sep, index, sizeof index) ||
         !lower_part(sep + 2, end, key, sizeof key) ||
         strspn(index, "0123456789") != strlen(index)) {
-        unknown_variable(ld, at, HMQ_SECTION_LISTENERS, NULL);
+        unknown_variable(ld, at, section, NULL);
         return;
     }
-    const hmq_config_key_t *k = hmq_config_key_find(HMQ_SECTION_LISTENERS, key);
+    const hmq_config_key_t *k = hmq_config_key_find(section, key);
     if (!k) {
-        unknown_variable(ld, at, HMQ_SECTION_LISTENERS, key);
+        unknown_variable(ld, at, section, key);
         return;
     }
+    bool listener = section == HMQ_SECTION_LISTENERS;
+    unsigned count = listener ? ld->cfg->listener_count : ld->cfg->hook_server_count;
     unsigned long i = strtoul(index, NULL, 10);
-    if (i >= ld->cfg->listener_count) {
-        if (!ld->file_failed) /* else the file's listeners are unknown: nothing to say */
+    if (i >= count) {
+        if (!ld->file_failed) /* else the file's entries are unknown: nothing to say */
             hmq_config_error(ld, at, NULL,
-                             "there is no listener %lu: the configuration has %u (indexes from 0)",
-                             i, ld->cfg->listener_count);
+                             "there is no %s %lu: the configuration has %u (indexes from 0)",
+                             listener ? "listener" : "hook server", i, count);
         return;
     }
-    hmq_config_set_listener_key(ld, (unsigned)i, k, value, at);
+    hmq_config_set_key(ld, k, (unsigned)i, value, at);
 }
 
 static void apply_one(hmq_config_loader_t *ld, const char *var)
@@ -89,8 +98,17 @@ static void apply_one(hmq_config_loader_t *ld, const char *var)
     int s = lower_part(name, sep, section, sizeof section) ? hmq_config_section_find(section) : -1;
     LOG_DEBUG("config override", "variable=%.*s", at.envlen, var);
     if (s == HMQ_SECTION_LISTENERS) {
-        apply_listener(ld, &at, sep + 2, eq, eq + 1);
+        apply_entry(ld, &at, s, sep + 2, eq, eq + 1);
         return;
+    }
+    /* HOOKMQ_HOOKS__SERVERS__<INDEX>__<KEY> */
+    const char *sep2 = strstr(sep + 2, "__");
+    if (s >= 0 && sep2 && sep2 < eq && lower_part(sep + 2, sep2, key, sizeof key)) {
+        const hmq_config_key_t *k = hmq_config_key_find(s, key);
+        if (k && k->type == HMQ_KEY_ENTRIES) {
+            apply_entry(ld, &at, k->entries, sep2 + 2, eq, eq + 1);
+            return;
+        }
     }
     bool have_key = s >= 0 && lower_part(sep + 2, eq, key, sizeof key);
     const hmq_config_key_t *k = have_key ? hmq_config_key_find(s, key) : NULL;
@@ -98,7 +116,7 @@ static void apply_one(hmq_config_loader_t *ld, const char *var)
         unknown_variable(ld, &at, s, have_key ? key : NULL);
         return;
     }
-    hmq_config_set_key(ld, k, eq + 1, &at);
+    hmq_config_set_key(ld, k, 0, eq + 1, &at);
 }
 
 void hmq_config_apply_env(hmq_config_loader_t *ld, char *const *envp)

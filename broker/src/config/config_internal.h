@@ -20,23 +20,34 @@ enum {
     HMQ_SECTION_AUTH,
     HMQ_SECTION_LOG,
     HMQ_SECTION_HOOKS,
+    HMQ_SECTION_HOOK_SERVERS, /* not a section of the file: the keys of a hooks.servers entry */
     HMQ_SECTION_COUNT
 };
-#define HMQ_SECTION_KEYS_MAX 32 /* most keys in one section (or one listener entry) */
+#define HMQ_SECTION_TOP_COUNT HMQ_SECTION_HOOK_SERVERS /* the sections a file can name */
+#define HMQ_SECTION_KEYS_MAX 40 /* most keys in one section (or one listener / server entry) */
 
-typedef enum { HMQ_KEY_UINT, HMQ_KEY_BOOL, HMQ_KEY_ENUM, HMQ_KEY_STRING } hmq_key_type_t;
+typedef enum {
+    HMQ_KEY_UINT,
+    HMQ_KEY_BOOL,
+    HMQ_KEY_ENUM,
+    HMQ_KEY_STRING,
+    HMQ_KEY_LIST,   /* hmq_config_list_t: a YAML list, or one comma-separated string */
+    HMQ_KEY_ENTRIES /* a list of mappings with the keys of `entries` (hooks.servers) */
+} hmq_key_type_t;
 
 /* One configuration key. Keys of the listeners section are fields of hmq_listener_config_t,
- * all others fields of hmq_config_t. */
+ * keys of hooks.servers entries fields of hmq_hook_server_config_t, all others fields of
+ * hmq_config_t. */
 typedef struct {
     int section;      /* HMQ_SECTION_* */
     const char *name; /* "max_packet_size" */
     hmq_key_type_t type;
-    size_t offset;                       /* of the field in hmq_config_t or hmq_listener_config_t */
+    size_t offset;                       /* of the field in its struct */
     size_t size;                         /* of the field */
-    uint64_t min, max;                   /* UINT: accepted range */
+    uint64_t min, max;                   /* UINT: accepted range; ENTRIES: most entries */
     const char *const *names;            /* ENUM: NULL-terminated; the index is the value */
-    const char *(*check)(const char *s); /* STRING: NULL if valid, else what is wrong */
+    const char *(*check)(const char *s); /* STRING, LIST items: NULL if valid, else what is wrong */
+    int entries;                         /* ENTRIES: the HMQ_SECTION_* of an entry's keys */
 } hmq_config_key_t;
 
 extern const char *const hmq_config_sections[HMQ_SECTION_COUNT];
@@ -54,6 +65,10 @@ const char *hmq_config_key_suggest(int section, const char *name);
  * in msg (no location: the caller knows it). */
 int hmq_config_key_set(const hmq_config_key_t *k, void *base, const char *text, char *msg,
                        size_t msglen);
+/* The same for a LIST key given as separate items (a YAML list): no splitting at commas. */
+int hmq_config_key_set_list(const hmq_config_key_t *k, void *base, const char *const *items,
+                            size_t n, char *msg, size_t msglen);
+void hmq_config_list_free(hmq_config_list_t *l);
 
 /* Where a value came from: a file and line, or an environment variable. */
 typedef struct {
@@ -74,6 +89,9 @@ typedef struct {
     bool file_failed; /* the file could not be applied: listener indexes are unknown */
     hmq_config_origin_t listener_at[HMQ_MAX_LISTENERS];
     hmq_config_origin_t listener_key_at[HMQ_MAX_LISTENERS][HMQ_SECTION_KEYS_MAX];
+    hmq_config_origin_t server_at[HMQ_MAX_HOOK_SERVERS];
+    hmq_config_origin_t server_key_at[HMQ_MAX_HOOK_SERVERS][HMQ_SECTION_KEYS_MAX];
+    hmq_config_origin_t key_at[HMQ_SECTION_TOP_COUNT][HMQ_SECTION_KEYS_MAX]; /* other keys */
 } hmq_config_loader_t;
 
 /* Add one error line: "file:line: key: message" or "environment VAR: message". */
@@ -84,14 +102,19 @@ void hmq_config_error(hmq_config_loader_t *ld, const hmq_config_origin_t *at, co
  * as '?'. Returns buf. */
 const char *hmq_config_quote(const char *s, char *buf, size_t len);
 
-/* Set listener key `k` of listener `i` from `text`, recording `at` for later checks. */
-void hmq_config_set_listener_key(hmq_config_loader_t *ld, unsigned i, const hmq_config_key_t *k,
-                                 const char *text, const hmq_config_origin_t *at);
-/* Set a key of any other section from `text`. */
-void hmq_config_set_key(hmq_config_loader_t *ld, const hmq_config_key_t *k, const char *text,
-                        const hmq_config_origin_t *at);
+/* Set key `k` from `text`, recording `at` for the checks across keys. `entry` is the index of
+ * the listener or hook server for keys of those entries, ignored for other keys. */
+void hmq_config_set_key(hmq_config_loader_t *ld, const hmq_config_key_t *k, unsigned entry,
+                        const char *text, const hmq_config_origin_t *at);
+/* The same for a LIST key written as a YAML list. */
+void hmq_config_set_key_list(hmq_config_loader_t *ld, const hmq_config_key_t *k, unsigned entry,
+                             const char *const *items, size_t n, const hmq_config_origin_t *at);
 /* Reset listener i to the defaults of a listener entry (no name). */
 int hmq_config_listener_init(hmq_listener_config_t *l);
+/* Release the listeners (a listeners list in the file replaces the default one). */
+void hmq_config_free_listeners(hmq_config_t *cfg);
+/* The key of `section` that holds entries of section `entries`, or NULL. */
+const hmq_config_key_t *hmq_config_entries_key(int entries);
 
 /* The passes, in order. */
 void hmq_config_apply_yaml(hmq_config_loader_t *ld, const char *file, const char *data, size_t len);

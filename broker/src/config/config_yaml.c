@@ -9,6 +9,11 @@
  *  2. libcyaml, with a schema built from the key table, loads the document as a tree of strings.
  *     Each value is then parsed by config_keys.c exactly as an environment variable is:
  *     libcyaml's own number parsing takes "12abc" and "1e3" for 12 and 1.
+ *     List values (hooks.chain, endpoints) may be a YAML list or one comma-separated string,
+ *     which a libcyaml schema cannot express: libcyaml skips them and pass 1 keeps their text.
+ *
+ * Depths: 1 sections; 2 keys of a section, listeners[i]; 3 listener keys, hooks.servers[i],
+ * hooks.chain[i]; 4 keys of a hook server; 5 hooks.servers[i].endpoints[j].
  *
  * Called by hmq_config_load_data() in config.c.
  */
@@ -21,10 +26,12 @@
 #include <string.h>
 #include <yaml.h>
 
-#define MAX_NODES 1024 /* a full configuration has about 250 */
+#define MAX_NODES 2048 /* a full configuration has about 250; 32 listeners and 16 servers 1200 */
 #define MAX_DEPTH 32
-#define KEY_MAX 63 /* longer keys are unknown anyway */
-#define LEAF_DEPTH(section) ((section) == HMQ_SECTION_LISTENERS ? 3u : 2u)
+#define MAX_RECORDED 5 /* deepest recorded node: hooks.servers[i].endpoints[j] */
+#define KEY_MAX 63     /* longer keys are unknown anyway */
+#define LEAF_DEPTH(section)                                                                        \
+    ((section) == HMQ_SECTION_LISTENERS ? 3u : (section) == HMQ_SECTION_HOOK_SERVERS ? 4u : 2u)
 
 /* ---- Pass 1: where everything is ------------------------------------------------------------ */
 
@@ -40,10 +47,11 @@ typedef struct {
     bool key_complex; /* the key is a mapping, a list or an alias */
     bool duplicate, null, nul_byte;
     char key[KEY_MAX + 1];
+    char *text; /* scalars that are list items or values of list keys (malloc'd) */
     /* Set by the check: */
     bool valid;
-    int section;               /* depth 1 */
-    const hmq_config_key_t *k; /* leaves */
+    int section;               /* depth 1; entries of listeners and hooks.servers: their keys' */
+    const hmq_config_key_t *k; /* keys */
 } node_t;
 
 typedef struct {
@@ -94,6 +102,14 @@ static bool is_null(const yaml_event_t *ev)
     return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
 }
 
+/* Whether some key of the table named `key` takes a list (its text is kept by pass 1). */
+static bool is_list_key(const char *key)
+{
+    for (const hmq_config_key_t *k = hmq_config_keys; k->name; k++)
+        if (k->type == HMQ_KEY_LIST && strcmp(k->name, key) == 0) return true;
+    return false;
+}
+
 static void record(yindex_t *ix, frame_t *f, node_t *nd, const yaml_event_t *ev, unsigned line)
 {
     *nd = (node_t){.parent = f->node,
@@ -121,6 +137,10 @@ static void record(yindex_t *ix, frame_t *f, node_t *nd, const yaml_event_t *ev,
         nd->kind = N_SCALAR;
         nd->null = is_null(ev);
         nd->nul_byte = memchr(ev->data.scalar.value, 0, ev->data.scalar.length) != NULL;
+        if (nd->index >= 0 || is_list_key(nd->key)) {
+            nd->text = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
+            if (!nd->text) ix->oom = true;
+        }
         break;
     case YAML_MAPPING_START_EVENT:
         nd->kind = N_MAPPING;
@@ -160,7 +180,7 @@ static bool on_node(yindex_t *ix, const yaml_event_t *ev)
     }
 
     int id = -1;
-    if (f->depth <= 3 && (f->depth == 0 || f->node >= 0)) {
+    if (f->depth <= MAX_RECORDED && (f->depth == 0 || f->node >= 0)) {
         if (ix->n == MAX_NODES) return fatal(ix, line, "too many keys");
         id = (int)ix->n++;
         record(ix, f, &ix->nodes[id], ev, line);
@@ -241,19 +261,24 @@ static void index_build(yindex_t *ix, const char *data, size_t len)
 
 /* ---- Checking the structure against the key table ------------------------------------------- */
 
+/* "limits.max_inflight", "listeners[0].port", "hooks.servers[1].endpoints[0]". */
+static size_t path_append(const yindex_t *ix, const node_t *nd, char *buf, size_t len)
+{
+    if (nd->parent < 0) {
+        buf[0] = 0;
+        return 0;
+    }
+    size_t n = path_append(ix, &ix->nodes[nd->parent], buf, len);
+    char q[48];
+    int w = nd->index >= 0 ? snprintf(buf + n, len - n, "[%d]", nd->index)
+                           : snprintf(buf + n, len - n, "%s%s", n ? "." : "",
+                                      hmq_config_quote(nd->key, q, sizeof q));
+    return w < 0 || (size_t)w >= len - n ? len - 1 : n + (size_t)w;
+}
+
 static const char *path_of(const yindex_t *ix, const node_t *nd, char *buf, size_t len)
 {
-    char q[48];
-    const node_t *parent = nd->parent >= 0 ? &ix->nodes[nd->parent] : NULL;
-    const char *key = hmq_config_quote(nd->key, q, sizeof q);
-    if (!parent || parent->parent < 0)
-        snprintf(buf, len, "%s", key);
-    else if (nd->index >= 0)
-        snprintf(buf, len, "%s[%d]", parent->key, nd->index);
-    else if (parent->index >= 0)
-        snprintf(buf, len, "listeners[%d].%s", parent->index, key);
-    else
-        snprintf(buf, len, "%s.%s", parent->key, key);
+    path_append(ix, nd, buf, len);
     return buf;
 }
 
@@ -289,6 +314,40 @@ static bool check_key(hmq_config_loader_t *ld, yindex_t *ix, node_t *nd,
         return false;
     }
     return true;
+}
+
+/* A value (a leaf key, or a list item): a scalar without NUL bytes. */
+static void check_scalar(hmq_config_loader_t *ld, node_t *nd, const hmq_config_origin_t *at,
+                         const char *path)
+{
+    if (nd->kind != N_SCALAR)
+        hmq_config_error(ld, at, path, "expected a single value, got %s", kind_name(nd));
+    else if (nd->nul_byte)
+        hmq_config_error(ld, at, path, "contains a NUL byte");
+    else
+        nd->valid = true;
+}
+
+/* A node of a list: a listener, a hook server, or an item of a list value. */
+static void check_item(hmq_config_loader_t *ld, node_t *nd, const node_t *parent,
+                       const hmq_config_origin_t *at, const char *path)
+{
+    if (parent->k && parent->k->type == HMQ_KEY_LIST) {
+        if (nd->kind == N_SCALAR && nd->null)
+            hmq_config_error(ld, at, path, "has no value");
+        else
+            check_scalar(ld, nd, at, path);
+        return;
+    }
+    bool listener = parent->depth == 1;
+    if (!listener && !(parent->k && parent->k->type == HMQ_KEY_ENTRIES)) return; /* cannot be */
+    nd->valid = nd->kind == N_MAPPING;
+    nd->section = listener ? HMQ_SECTION_LISTENERS : parent->k->entries;
+    if (!nd->valid)
+        hmq_config_error(ld, at, path, "expected a mapping (%s), got %s",
+                         listener ? "name, type, bind, port, max_connections"
+                                  : "name, endpoints, deadline_ms, on_failure, ...",
+                         nd->null ? "nothing" : kind_name(nd));
 }
 
 static void check_node(hmq_config_loader_t *ld, yindex_t *ix, node_t *nd, const char *file)
@@ -329,83 +388,100 @@ static void check_node(hmq_config_loader_t *ld, yindex_t *ix, node_t *nd, const 
         }
         return;
     }
-    if (nd->index >= 0) { /* a listener entry */
-        nd->valid = nd->kind == N_MAPPING;
-        if (!nd->valid)
-            hmq_config_error(ld, &at, path,
-                             "expected a mapping (name, type, bind, port, max_connections), got %s",
-                             nd->null ? "nothing" : kind_name(nd));
+    if (nd->index >= 0) {
+        check_item(ld, nd, parent, &at, path);
         return;
     }
-    int section = parent->index >= 0 ? HMQ_SECTION_LISTENERS : parent->section;
-    if (!check_key(ld, ix, nd, &at, path, section)) return;
-    if (nd->kind != N_SCALAR)
-        hmq_config_error(ld, &at, path, "expected a single value, got %s", kind_name(nd));
-    else if (nd->nul_byte)
-        hmq_config_error(ld, &at, path, "contains a NUL byte");
-    else
-        nd->valid = true;
+    if (!check_key(ld, ix, nd, &at, path, parent->section)) return;
+    if (nd->k->type == HMQ_KEY_ENTRIES) {
+        if (nd->kind != N_SEQUENCE)
+            hmq_config_error(ld, &at, path, "expected a list of %s, got %s", nd->k->name,
+                             kind_name(nd));
+        else if (nd->count == 0 || nd->count > nd->k->max)
+            hmq_config_error(ld, &at, path, "must list 1 to %u entries, got %u",
+                             (unsigned)nd->k->max, nd->count);
+        else
+            nd->valid = true;
+    } else if (nd->k->type == HMQ_KEY_LIST && nd->kind == N_SEQUENCE) {
+        nd->valid = nd->count > 0;
+        if (!nd->valid) hmq_config_error(ld, &at, path, "has no value (an empty list)");
+    } else {
+        check_scalar(ld, nd, &at, path);
+    }
 }
 
 /* ---- Pass 2: libcyaml loads the values as strings ------------------------------------------- */
 
-typedef struct {
+typedef struct raw_map {
     char *v[HMQ_SECTION_KEYS_MAX]; /* by hmq_config_key_slot() */
+    struct raw_map *entries;       /* the ENTRIES key of the section (hooks.servers) */
+    unsigned n_entries;
 } raw_map_t;
 
 typedef struct {
-    raw_map_t *section[HMQ_SECTION_COUNT]; /* NULL: absent or empty (listeners: unused) */
+    raw_map_t *section[HMQ_SECTION_TOP_COUNT]; /* NULL: absent or empty (listeners: unused) */
     raw_map_t *listeners;
     unsigned listener_count;
 } raw_doc_t;
 
 typedef struct {
     cyaml_schema_field_t fields[HMQ_SECTION_COUNT][HMQ_SECTION_KEYS_MAX + 1];
-    cyaml_schema_value_t listener;
-    cyaml_schema_field_t top[HMQ_SECTION_COUNT + 1];
+    cyaml_schema_value_t entry[HMQ_SECTION_COUNT]; /* one listener, one hook server */
+    cyaml_schema_field_t top[HMQ_SECTION_TOP_COUNT + 1];
     cyaml_schema_value_t root;
 } schema_t;
+
+static cyaml_schema_value_t entries_value(const schema_t *sc, int section, unsigned max)
+{
+    return (cyaml_schema_value_t){
+        .type = CYAML_SEQUENCE,
+        .flags = (enum cyaml_flag)(CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL),
+        .data_size = sizeof(raw_map_t),
+        .sequence = {.entry = &sc->entry[section], .min = 1, .max = max},
+    };
+}
 
 static void schema_build(schema_t *sc)
 {
     memset(sc, 0, sizeof *sc); /* every field list ends with a zeroed entry: CYAML_FIELD_END */
+    for (int s = 0; s < HMQ_SECTION_COUNT; s++)
+        sc->entry[s] = (cyaml_schema_value_t){
+            .type = CYAML_MAPPING,
+            .data_size = sizeof(raw_map_t),
+            .mapping = {.fields = sc->fields[s]},
+        };
     for (const hmq_config_key_t *k = hmq_config_keys; k->name; k++) {
         unsigned slot = hmq_config_key_slot(k);
-        sc->fields[k->section][slot] = (cyaml_schema_field_t){
-            .key = k->name,
-            .data_offset = (uint32_t)(slot * sizeof(char *)),
-            .value = {.type = CYAML_STRING,
-                      .flags = (enum cyaml_flag)(CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL),
-                      .data_size = sizeof(char),
-                      .string = {.min = 0, .max = CYAML_UNLIMITED}},
-        };
+        cyaml_schema_field_t *f = &sc->fields[k->section][slot];
+        f->key = k->name;
+        if (k->type == HMQ_KEY_ENTRIES) {
+            f->data_offset = offsetof(raw_map_t, entries);
+            f->count_offset = offsetof(raw_map_t, n_entries);
+            f->count_size = sizeof(unsigned);
+            f->value = entries_value(sc, k->entries, (unsigned)k->max);
+        } else if (k->type == HMQ_KEY_LIST) { /* pass 1 has the items */
+            f->value = (cyaml_schema_value_t){.type = CYAML_IGNORE, .flags = CYAML_FLAG_OPTIONAL};
+        } else {
+            f->data_offset = (uint32_t)(slot * sizeof(char *));
+            f->value = (cyaml_schema_value_t){
+                .type = CYAML_STRING,
+                .flags = (enum cyaml_flag)(CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL),
+                .data_size = sizeof(char),
+                .string = {.min = 0, .max = CYAML_UNLIMITED}};
+        }
     }
-    sc->listener = (cyaml_schema_value_t){
-        .type = CYAML_MAPPING,
-        .data_size = sizeof(raw_map_t),
-        .mapping = {.fields = sc->fields[HMQ_SECTION_LISTENERS]},
-    };
-    for (int s = 0; s < HMQ_SECTION_COUNT; s++) {
+    for (int s = 0; s < HMQ_SECTION_TOP_COUNT; s++) {
         cyaml_schema_field_t *f = &sc->top[s];
         f->key = hmq_config_sections[s];
         if (s == HMQ_SECTION_LISTENERS) {
             f->data_offset = offsetof(raw_doc_t, listeners);
             f->count_offset = offsetof(raw_doc_t, listener_count);
             f->count_size = sizeof(unsigned);
-            f->value = (cyaml_schema_value_t){
-                .type = CYAML_SEQUENCE,
-                .flags = (enum cyaml_flag)(CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL),
-                .data_size = sizeof(raw_map_t),
-                .sequence = {.entry = &sc->listener, .min = 1, .max = HMQ_MAX_LISTENERS},
-            };
+            f->value = entries_value(sc, HMQ_SECTION_LISTENERS, HMQ_MAX_LISTENERS);
         } else {
             f->data_offset = (uint32_t)(offsetof(raw_doc_t, section) + s * sizeof(raw_map_t *));
-            f->value = (cyaml_schema_value_t){
-                .type = CYAML_MAPPING,
-                .flags = (enum cyaml_flag)(CYAML_FLAG_POINTER_NULL_STR | CYAML_FLAG_OPTIONAL),
-                .data_size = sizeof(raw_map_t),
-                .mapping = {.fields = sc->fields[s]},
-            };
+            f->value = sc->entry[s];
+            f->value.flags = (enum cyaml_flag)(CYAML_FLAG_POINTER_NULL_STR | CYAML_FLAG_OPTIONAL);
         }
     }
     sc->root = (cyaml_schema_value_t){
@@ -438,55 +514,95 @@ static void cyaml_capture(cyaml_log_t level, void *ctx, const char *fmt, va_list
 
 /* ---- Applying the values --------------------------------------------------------------------- */
 
-static void replace_listeners(hmq_config_loader_t *ld, const yindex_t *ix, const node_t *list,
-                              const char *file)
+/* A list in the file replaces the default entries (listeners: the default one; servers: none). */
+static void replace_entries(hmq_config_loader_t *ld, const yindex_t *ix, const node_t *list,
+                            const char *file)
 {
     hmq_config_t *cfg = ld->cfg;
-    hmq_config_free(cfg);
-    memset(ld->listener_key_at, 0, sizeof ld->listener_key_at);
-    for (unsigned i = 0; i < list->count; i++) {
-        if (hmq_config_listener_init(&cfg->listeners[i]) < 0) ld->oom = true;
-        cfg->listener_count = i + 1;
+    bool listeners = list->depth == 1;
+    hmq_config_origin_t *entry_at = listeners ? ld->listener_at : ld->server_at;
+    if (listeners) {
+        hmq_config_free_listeners(cfg);
+        memset(ld->listener_key_at, 0, sizeof ld->listener_key_at);
+        for (unsigned i = 0; i < list->count; i++) {
+            if (hmq_config_listener_init(&cfg->listeners[i]) < 0) ld->oom = true;
+            cfg->listener_count = i + 1;
+        }
+    } else {
+        cfg->hook_server_count = list->count; /* zeroed: every default of a server is 0 */
     }
     for (const node_t *nd = list + 1; nd < ix->nodes + ix->n; nd++)
         if (nd->parent == list - ix->nodes && nd->index >= 0 && (unsigned)nd->index < list->count)
-            ld->listener_at[nd->index] = (hmq_config_origin_t){.file = file, .line = nd->line};
+            entry_at[nd->index] = (hmq_config_origin_t){.file = file, .line = nd->line};
+}
+
+/* The raw values of the mapping that holds key node nd, and its entry index. */
+static const raw_map_t *raw_map_of(const hmq_config_loader_t *ld, const yindex_t *ix,
+                                   const node_t *nd, const raw_doc_t *raw, unsigned *entry)
+{
+    int section = nd->k->section;
+    *entry = 0;
+    if (section != HMQ_SECTION_LISTENERS && section != HMQ_SECTION_HOOK_SERVERS)
+        return raw->section[section];
+    *entry = (unsigned)ix->nodes[nd->parent].index;
+    if (section == HMQ_SECTION_LISTENERS)
+        return *entry < raw->listener_count && *entry < ld->cfg->listener_count
+                   ? &raw->listeners[*entry]
+                   : NULL;
+    const raw_map_t *hooks = raw->section[HMQ_SECTION_HOOKS];
+    return hooks && *entry < hooks->n_entries && *entry < ld->cfg->hook_server_count
+               ? &hooks->entries[*entry]
+               : NULL;
+}
+
+/* A LIST key written as a YAML list: its items, kept by pass 1. */
+static void apply_list(hmq_config_loader_t *ld, const yindex_t *ix, const node_t *nd,
+                       unsigned entry, const hmq_config_origin_t *at)
+{
+    const char *items[64];
+    size_t n = 0;
+    int id = (int)(nd - ix->nodes);
+    for (const node_t *it = nd + 1; it < ix->nodes + ix->n && n < sizeof items / sizeof *items;
+         it++)
+        if (it->parent == id && it->text) items[n++] = it->text;
+    hmq_config_set_key_list(ld, nd->k, entry, items, n, at);
 }
 
 static void apply(hmq_config_loader_t *ld, const yindex_t *ix, const raw_doc_t *raw,
                   const char *file)
 {
     for (const node_t *nd = ix->nodes; nd < ix->nodes + ix->n; nd++) {
-        if (nd->valid && nd->depth == 1 && nd->section == HMQ_SECTION_LISTENERS)
-            replace_listeners(ld, ix, nd, file);
-        if (!nd->valid || !nd->k || nd->depth != LEAF_DEPTH(nd->k->section)) continue;
+        if (nd->valid && ((nd->depth == 1 && nd->section == HMQ_SECTION_LISTENERS) ||
+                          (nd->k && nd->k->type == HMQ_KEY_ENTRIES)))
+            replace_entries(ld, ix, nd, file);
+        if (!nd->valid || !nd->k || nd->k->type == HMQ_KEY_ENTRIES ||
+            nd->depth != LEAF_DEPTH(nd->k->section))
+            continue;
 
         hmq_config_origin_t at = {.file = file, .line = nd->line};
-        unsigned slot = hmq_config_key_slot(nd->k);
-        const raw_map_t *m;
-        unsigned entry = 0;
-        if (nd->k->section == HMQ_SECTION_LISTENERS) {
-            entry = (unsigned)ix->nodes[nd->parent].index;
-            m = entry < raw->listener_count && entry < ld->cfg->listener_count
-                    ? &raw->listeners[entry]
-                    : NULL;
-        } else {
-            m = raw->section[nd->k->section];
+        unsigned entry;
+        const raw_map_t *m = raw_map_of(ld, ix, nd, raw, &entry);
+        if (!m) continue; /* cannot happen: both passes read the same text */
+        if (nd->k->type == HMQ_KEY_LIST && nd->kind == N_SEQUENCE) {
+            apply_list(ld, ix, nd, entry, &at);
+            continue;
         }
-        const char *text = m ? m->v[slot] : NULL;
-        if (!text) continue; /* cannot happen: both passes read the same text */
+        const char *text =
+            nd->k->type == HMQ_KEY_LIST ? nd->text : m->v[hmq_config_key_slot(nd->k)];
+        if (!text) continue; /* cannot happen */
         if (nd->null) {
-            char path[128];
-            hmq_config_error(ld, &at, path_of(ix, nd, path, sizeof path), "has no value");
-            if (nd->k->section == HMQ_SECTION_LISTENERS)
-                ld->listener_key_at[entry][slot] =
-                    (hmq_config_origin_t){.file = file, .line = nd->line, .invalid = true};
-        } else if (nd->k->section == HMQ_SECTION_LISTENERS) {
-            hmq_config_set_listener_key(ld, entry, nd->k, text, &at);
+            hmq_config_set_key(ld, nd->k, entry, "", &at); /* "has no value" */
         } else {
-            hmq_config_set_key(ld, nd->k, text, &at);
+            hmq_config_set_key(ld, nd->k, entry, text, &at);
         }
     }
+}
+
+static void index_free(yindex_t *ix)
+{
+    for (unsigned i = 0; i < ix->n; i++)
+        free(ix->nodes[i].text);
+    free(ix);
 }
 
 void hmq_config_apply_yaml(hmq_config_loader_t *ld, const char *file, const char *data, size_t len)
@@ -510,7 +626,7 @@ void hmq_config_apply_yaml(hmq_config_loader_t *ld, const char *file, const char
     if (shape_errors || ld->oom || ix->n == 0 || !ix->nodes[0].valid ||
         ix->nodes[0].kind != N_MAPPING) {
         ld->file_failed = shape_errors || ld->oom;
-        free(ix);
+        index_free(ix);
         return;
     }
 
@@ -537,5 +653,5 @@ void hmq_config_apply_yaml(hmq_config_loader_t *ld, const char *file, const char
     }
     ld->file_failed = rc != CYAML_OK;
     cyaml_free(&cc, &sc.root, raw, 0);
-    free(ix);
+    index_free(ix);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hooks_setup.h"
 #include "core/session.h"
 #include "core/worker.h"
 #include "net/tls.h"
@@ -14,47 +15,7 @@
 
 int hmq_auth_engine_start(hmq_broker_t *b, uv_loop_t *home)
 {
-    const hmq_config_t *cfg = b->cfg;
-    if (!cfg->hooks_endpoints || !*cfg->hooks_endpoints) return 0;
-    /* endpoints: comma-separated */
-    static const char *endpoints[16];
-    static char buf[1024];
-    size_t n = 0;
-    snprintf(buf, sizeof buf, "%s", cfg->hooks_endpoints);
-    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok && n < 16;
-         tok = strtok_r(NULL, ", ", &save))
-        endpoints[n++] = tok;
-    hmq_hooks_server_config_t server = {
-        .name = cfg->hooks_server && *cfg->hooks_server ? cfg->hooks_server : "hooks",
-        .endpoints = endpoints,
-        .n_endpoints = n,
-        .tls_ca_file = cfg->hooks_tls_ca_file,
-        .tls_cert_file = cfg->hooks_tls_cert_file,
-        .tls_key_file = cfg->hooks_tls_key_file,
-    };
-    server.policy.mandatory = cfg->hooks_mandatory;
-    for (int h = 0; h < HMQ_HOOK__COUNT; h++) {
-        server.policy.deadline_ms[h] = h == HMQ_HOOK_AUTHENTICATE ? cfg->hooks_auth_deadline_ms : 200;
-        server.policy.on_failure[h] = (hmq_hooks_on_failure_t)cfg->hooks_on_failure;
-    }
-    const char *listeners[HMQ_MAX_LISTENERS];
-    for (uint32_t i = 0; i < cfg->listener_count; i++) listeners[i] = cfg->listeners[i].name;
-    hmq_hooks_config_t hc = {
-        .node = "hookmq",
-        .servers = &server,
-        .n_servers = 1,
-        .listeners = listeners,
-        .n_listeners = cfg->listener_count,
-    };
-    int rc = hmq_hooks_new(&b->hooks, home, &hc);
-    if (rc == 0) rc = hmq_hooks_start(b->hooks);
-    if (rc < 0) {
-        LOG_ERROR("hooks_start_failed", "server=%s error=%d", server.name, rc);
-        return rc;
-    }
-    LOG_INFO("hooks_started", "server=%s endpoints=%s mandatory=%d", server.name,
-             cfg->hooks_endpoints, cfg->hooks_mandatory);
-    return 0;
+    return hmq_hooks_setup(b, home); /* hooks_setup.c: servers, built-ins, chain */
 }
 
 void hmq_auth_engine_close(hmq_broker_t *b)
@@ -186,6 +147,22 @@ static void fill_v5(auth_ctx_t *a, const hmq_connect_t *k)
     cl->n_user_properties = n;
 }
 
+/* Session attributes of the authentication answer, kept with the identity. */
+static void keep_attributes(auth_ctx_t *a, const hmq_hooks_pair_t *src, size_t n)
+{
+    if (!n) return;
+    hmq_hooks_pair_t *pairs = keep(a, calloc(n, sizeof *pairs));
+    if (!pairs) return;
+    for (size_t i = 0; i < n; i++) {
+        pairs[i].key = keep(a, strdup(src[i].key ? src[i].key : ""));
+        pairs[i].value = keep(a, strdup(src[i].value ? src[i].value : ""));
+        if (!pairs[i].key) pairs[i].key = "";
+        if (!pairs[i].value) pairs[i].value = "";
+    }
+    a->client.attributes = pairs;
+    a->client.n_attributes = n;
+}
+
 /* MQTT 5 reason code of a refusal to its MQTT 3.1.1 return code. */
 static uint8_t v3_code(uint8_t rc)
 {
@@ -228,10 +205,18 @@ static void on_answer(hmq_hooks_auth_req_t *req, int status, const hmq_hooks_aut
         c->grants = hmq_grants_ref(res->grants);
         if (a->client.username) c->username = strdup(a->client.username);
     }
-    /* Continue the CONNECT where it stopped, then the input that waited behind it. */
+    keep_attributes(a, res->attributes, res->n_attributes);
+    /* Continue the CONNECT where it stopped, then the input that waited behind it. The context
+     * stays as the connection's identity for later hooks (authorize, on_publish, events). */
+    uint8_t *packet = a->packet;
+    size_t len = a->len;
+    a->packet = NULL;
+    a->req.password = NULL;
+    hmq_ident_release(c);
+    c->ident = a;
     hmq_packet_t p;
-    if (hmq_mqtt_decode(a->packet, a->len, 0, &p) == 0) hmq_conn_on_connect(c, &p, a->packet, a->len);
-    ctx_free(a);
+    if (hmq_mqtt_decode(packet, len, 0, &p) == 0) hmq_conn_on_connect(c, &p, packet, len);
+    free(packet);
     hmq_conn_resume_input(c);
 }
 
@@ -239,7 +224,7 @@ bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, hmq_bytes_t client_id
                     const uint8_t *packet, size_t len)
 {
     hmq_worker_t *w = c->w;
-    if (!w->broker->hooks || c->authenticated) return false;
+    if (!w->broker->hooks || c->authenticated || c->ident) return false;
     auth_ctx_t *a = calloc(1, sizeof *a);
     if (!a || !(a->packet = malloc(len))) {
         free(a);
@@ -267,6 +252,21 @@ bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, hmq_bytes_t client_id
     if (k->has_password) { /* the CONNECT buffer goes away: point into our copy */
         a->req.password = a->packet + (k->password.p - packet);
     }
+    if (!hmq_hooks_wants(w->broker->hooks, HMQ_HOOK_AUTHENTICATE, cl, NULL)) {
+        /* No provider authenticates: the broker's own rule decides (auth.allow_anonymous); the
+         * identity is kept for the other hooks. */
+        if (!w->cfg->allow_anonymous) {
+            ctx_free(a);
+            refuse(c, HMQ_RC_NOT_AUTHORIZED, "not authorized");
+            return true;
+        }
+        free(a->packet);
+        a->packet = NULL;
+        a->req.password = NULL;
+        hmq_ident_release(c);
+        c->ident = a;
+        return false;
+    }
     c->auth = a;
     if (hmq_hooks_authenticate(w->hooks_loop, &a->req, on_answer) < 0) {
         c->auth = NULL;
@@ -285,8 +285,20 @@ void hmq_auth_cancel(hmq_conn_t *c)
     hmq_hooks_auth_cancel(&a->req); /* the callback still comes, and frees a */
 }
 
+void hmq_ident_release(hmq_conn_t *c)
+{
+    if (c->ident) ctx_free(c->ident);
+    c->ident = NULL;
+}
+
+const hmq_hooks_client_t *hmq_auth_client(const hmq_conn_t *c)
+{
+    return c->ident ? &c->ident->client : NULL;
+}
+
 void hmq_auth_release(hmq_conn_t *c)
 {
+    hmq_ident_release(c);
     if (c->grants) hmq_grants_unref(c->grants);
     c->grants = NULL;
     free(c->username);
@@ -296,7 +308,8 @@ void hmq_auth_release(hmq_conn_t *c)
 uint8_t hmq_auth_check(hmq_conn_t *c, hmq_action_t action, const char *topic, uint8_t *qos,
                        bool retain)
 {
-    if (!c->grants || c->superuser) return 0;
+    if (c->superuser) return 0;
+    if (!c->grants) return c->ident ? HMQ_AUTH_ASK : 0;
     uint8_t rc = HMQ_RC_NOT_AUTHORIZED, granted = *qos;
     const char *client_id = c->session ? c->session->client_id : "";
     hmq_grants_verdict_t v =
@@ -305,6 +318,6 @@ uint8_t hmq_auth_check(hmq_conn_t *c, hmq_action_t action, const char *topic, ui
         if (granted < *qos) *qos = granted;
         return 0;
     }
-    /* No matching grant: authorize hooks would be asked next (not built yet): refuse. */
+    if (v == HMQ_GRANTS_NO_MATCH && hmq_grants_fallthrough(c->grants)) return HMQ_AUTH_ASK;
     return rc >= 0x80 ? rc : HMQ_RC_NOT_AUTHORIZED;
 }

@@ -30,8 +30,17 @@ void hmq_auth_cancel(hmq_conn_t *c);
 /* Release what the connection holds (grants, username). */
 void hmq_auth_release(hmq_conn_t *c);
 
+/* The connection's identity as hooks see it (kept from CONNECT when a hook engine runs), or
+ * NULL. */
+const hmq_hooks_client_t *hmq_auth_client(const hmq_conn_t *c);
+void hmq_ident_release(hmq_conn_t *c);
+
+/* hmq_auth_check's answer "no grant decides: ask the authorize hooks" (they may not exist:
+ * then a connection without grants is allowed, one with fallthrough grants refused). */
+#define HMQ_AUTH_ASK 1
+
 /* Grants: may this connection publish to / subscribe to `topic`? Returns 0 (allowed; for a
- * subscription *qos may be lowered) or the reason code to refuse with. */
+ * subscription *qos may be lowered), HMQ_AUTH_ASK, or the reason code to refuse with. */
 uint8_t hmq_auth_check(hmq_conn_t *c, hmq_action_t action, const char *topic, uint8_t *qos,
                        bool retain);
 

@@ -95,8 +95,23 @@ static int tls_context(const hmq_listener_config_t *lc, hmq_tls_ctx_t **out)
     tc.ciphers = or_null(lc->tls_ciphers);
     tc.ciphersuites = or_null(lc->tls_ciphersuites);
     tc.groups = or_null(lc->tls_groups);
+    tc.session_tickets = lc->tls_session_tickets;
+    tc.session_cache_size = lc->tls_session_cache_size;
+    tc.session_timeout = lc->tls_session_timeout_s;
+    /* tls_sni_certs was checked when the configuration was loaded */
+    hmq_config_sni_t e[HMQ_MAX_SNI_CERTS];
+    hmq_tls_sni_cert_t sni[HMQ_MAX_SNI_CERTS];
+    char *buf = lc->tls_sni_certs ? strdup(lc->tls_sni_certs) : NULL;
+    const char *why = NULL;
+    int n = buf ? hmq_config_sni_split(buf, e, HMQ_MAX_SNI_CERTS, &why) : 0;
+    for (int i = 0; i < n; i++)
+        sni[i] = (hmq_tls_sni_cert_t){e[i].server_name, e[i].cert_file, e[i].key_file,
+                                      tc.key_passphrase}; /* same passphrase, if encrypted */
+    tc.sni = sni;
+    tc.sni_count = n > 0 ? (size_t)n : 0;
     char err[512] = "";
-    int rc = hmq_tls_ctx_new(out, &tc, err, sizeof err);
+    int rc = hmq_tls_ctx_new(out, &tc, err, sizeof err); /* copies the SNI entries */
+    free(buf);
     if (rc < 0) LOG_ERROR("tls_config_failed", "listener=%s error=\"%s\"", lc->name, err);
     return rc;
 }

@@ -33,7 +33,8 @@ typedef struct {
     atomic_uint_fast64_t dropped_offline_qos0;
     atomic_uint_fast64_t protocol_errors;    /* connections closed for malformed/invalid input */
     atomic_uint_fast64_t refused_rate;       /* connections refused by connect-rate limits */
-    atomic_uint_fast64_t dropped_not_authorized; /* PUBLISH refused by grants */
+    atomic_uint_fast64_t dropped_not_authorized; /* PUBLISH refused by grants or authorize hooks */
+    atomic_uint_fast64_t dropped_by_hook;        /* PUBLISH dropped by an on_publish hook */
 } hmq_stats_t;
 
 #define HMQ_STAT_ADD(field, n)                                                                     \

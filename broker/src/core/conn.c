@@ -12,6 +12,9 @@
 
 #include "core/admission.h"
 #include "core/auth.h"
+#include "core/hook_publish.h"
+#include "core/hook_events.h"
+#include "core/hook_subscribe.h"
 #include "core/conn_int.h"
 #include "core/session.h"
 #include "net/proxy.h"
@@ -204,7 +207,7 @@ static size_t process(hmq_conn_t *c, const uint8_t *data, size_t len)
         dispatch(c, &p, data + off, len - off);
         off += plen;
         if (c->state == HMQ_CONN_MIGRATED) return len; /* the rest travelled with the handover */
-        if (c->waiting_on || c->auth) break; /* backpressure or authentication: rest waits */
+        if (hmq_conn_input_held(c)) break; /* backpressure, hooks: the rest waits */
     }
     return off;
 }
@@ -213,11 +216,17 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf);
 static void post_migration(hmq_conn_t *c);
 static void finish_close(hmq_conn_t *c);
 
+bool hmq_conn_input_held(const hmq_conn_t *c)
+{
+    return c->waiting_on || c->auth || c->sub_hold ||
+           (c->pub_held && c->pub_held >= hmq_hook_publish_window(c));
+}
+
 /* Read while the connection is open and neither kind of backpressure holds it. */
 static void update_reading(hmq_conn_t *c)
 {
     bool want = (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED) && !c->out_full &&
-                !c->waiting_on && !c->auth;
+                !hmq_conn_input_held(c);
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
         else hmq_conn_close(c, 0, NULL);
@@ -625,6 +634,8 @@ static void on_close(uv_handle_t *h)
     if (c->tls) hmq_tls_free(c->tls);
     if (c->ws) hmq_ws_free(c->ws);
     hmq_auth_cancel(c);
+    hmq_hook_publish_abort(c);
+    hmq_hook_subscribe_abort(c);
     hmq_auth_release(c);
     free(c->real_peer);
     free(c->assigned_id);
@@ -663,6 +674,21 @@ uint16_t hmq_conn_out_alias(hmq_conn_t *c, const char *topic, uint16_t len, bool
     return a->alias;
 }
 
+/* Why a connection ended, as the disconnected event names it. */
+static const char *close_reason_name(const hmq_conn_t *c, uint8_t reason)
+{
+    if (c->client_disconnected) return "client";
+    switch (reason) {
+    case 0: return "connection_lost";
+    case HMQ_RC_SESSION_TAKEN_OVER: return "takeover";
+    case HMQ_RC_KEEP_ALIVE_TIMEOUT: return "keepalive";
+    case HMQ_RC_MALFORMED_PACKET:
+    case HMQ_RC_PROTOCOL_ERROR: return "protocol_error";
+    case HMQ_RC_SERVER_SHUTTING_DOWN: return "server_shutdown";
+    default: return "kicked";
+    }
+}
+
 void hmq_conn_close(hmq_conn_t *c, uint8_t reason, const char *reason_str)
 {
     if (c->state == HMQ_CONN_CLOSING || c->state == HMQ_CONN_MIGRATED) return;
@@ -688,7 +714,12 @@ void hmq_conn_close(hmq_conn_t *c, uint8_t reason, const char *reason_str)
     c->state = HMQ_CONN_CLOSING;
     c->idle_since_ms = hmq_worker_now(c->w); /* start of the close grace period */
     if (c->waiting_on) paused_remove(c);
+    if (was_connected && c->ident)
+        hmq_event_disconnected(c, reason, close_reason_name(c, reason),
+                               !c->will_suppressed && c->session && c->session->will);
     hmq_auth_cancel(c);
+    hmq_hook_publish_abort(c);
+    hmq_hook_subscribe_abort(c);
     update_reading(c);
     if (was_connected) atomic_fetch_sub(&c->w->broker->clients_connected, 1);
     if (c->session) {

@@ -45,6 +45,7 @@ struct hmq_conn {
     bool out_full;            /* backpressure: our output to this client is over the limit */
     bool request_problem_info;
     bool will_suppressed;     /* normal DISCONNECT received */
+    bool client_disconnected; /* DISCONNECT received (events: reason "client") */
     uint8_t close_reason;     /* v5 reason if we are closing with DISCONNECT */
     uint16_t keepalive;       /* seconds, as negotiated */
     uint16_t client_receive_max;
@@ -76,6 +77,10 @@ struct hmq_conn {
     bool authenticated;       /* a hook allowed this client (auth.c) */
     bool superuser;
     struct hmq_auth_ctx *auth; /* Authenticate call in flight: input waits */
+    struct hmq_auth_ctx *ident; /* identity for hooks after CONNECT (NULL without a hook engine) */
+    struct hmq_pub_hold *pub_head, *pub_tail; /* publishes waiting for hooks, in arrival order */
+    uint32_t pub_held;
+    struct hmq_sub_hold *sub_hold; /* a SUBSCRIBE waiting for hooks: input waits */
     struct hmq_grants *grants; /* what the hook allowed (NULL: no restriction) */
     char *username;            /* kept only when grants need %u */
     char *assigned_id;         /* client identifier we assigned (CONNECT without one) */
@@ -147,6 +152,10 @@ void hmq_conn_on_disconnect(hmq_conn_t *c, hmq_packet_t *p);
 void hmq_conn_wait_for(hmq_conn_t *c, hmq_subscriber_t *sub);
 /* Worker's pressure timer: resume paused publishers whose subscriber drained. */
 void hmq_conn_check_paused(hmq_worker_t *w);
+
+/* Input waits: publisher backpressure, an Authenticate call, a SUBSCRIBE at the hooks, or too
+ * many publishes at the hooks. */
+bool hmq_conn_input_held(const hmq_conn_t *c);
 
 /* Process input that waited (an Authenticate call ended) and read again. */
 void hmq_conn_resume_input(hmq_conn_t *c);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/auth.h"
+#include "core/hook_events.h"
 #include "core/message_build.h"
 #include "core/session.h"
 #include "util/log.h"
@@ -278,6 +279,10 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
     LOG_DEBUG("connected", "peer=%s client_id=%.*s version=%u session_present=%d", hmq_conn_peer(c),
               (int)id_len, id, k->version, present);
     hmq_session_attach(s, c);
+    if (c->ident) {
+        if (!present) hmq_event_session(c, HMQ_EVENT_SESSION_CREATED);
+        hmq_event_connected(c, present, s->expiry_s);
+    }
     hmq_session_resume(s);
 }
 
@@ -299,5 +304,6 @@ void hmq_conn_on_disconnect(hmq_conn_t *c, hmq_packet_t *p)
     }
     /* 0x04: disconnect with will message; anything else normal: the will is discarded. */
     c->will_suppressed = code != HMQ_RC_DISCONNECT_WITH_WILL;
+    c->client_disconnected = true;
     hmq_conn_close(c, 0, NULL);
 }

@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "core/auth.h"
+#include "core/hook_events.h"
+#include "core/conn_int.h"
+#include "core/hook_publish.h"
 #include "core/message_build.h"
 #include "core/router.h"
 #include "core/session.h"
@@ -131,28 +134,57 @@ void hmq_conn_on_publish(hmq_conn_t *c, hmq_packet_t *p)
     }
     uint8_t granted = pub->qos;
     uint8_t denied = hmq_auth_check(c, HMQ_ACTION_PUBLISH, msg->topic, &granted, pub->retain);
+    bool authorize = false;
+    if (denied == HMQ_AUTH_ASK) { /* no grant decides: the authorize hooks, if any */
+        authorize = hmq_hooks_wants(w->broker->hooks, HMQ_HOOK_AUTHORIZE, hmq_auth_client(c),
+                                    msg->topic);
+        denied = authorize || !c->grants ? 0 : HMQ_RC_NOT_AUTHORIZED;
+    }
     if (denied) {
         /* PUBACK/PUBREC may only say "not authorized" for this (0x9A, 0x9B are CONNACK codes) */
         denied = denied == HMQ_RC_QUOTA_EXCEEDED ? denied : HMQ_RC_NOT_AUTHORIZED;
-        /* Not routed. v5 QoS 1/2 learn why in the ack; v3 has no negative ack: acknowledged and
-         * dropped (a closed connection would only make the device resend it forever). */
+        if (c->ident) hmq_event_message(c, HMQ_EVENT_DROPPED, msg, 0, denied, "not_authorized");
         hmq_msg_unref(msg);
         HMQ_STAT_ADD(w->stats.dropped_not_authorized, 1);
-        if (pub->qos == 2) hmq_session_rx_qos2_del(s, pub->packet_id);
-        if (pub->qos && c->version != HMQ_MQTT_V5)
-            send_ack(c, pub->qos == 1 ? HMQ_PUBACK : HMQ_PUBREC, pub->packet_id, 0);
-        else refuse_publish(c, pub, denied, "not authorized");
+        if (c->pub_head) { /* earlier publishes wait for hooks: the refusal waits its turn */
+            hmq_hook_publish_refuse(c, pub, denied);
+            return;
+        }
+        hmq_conn_publish_drop(c, pub->qos, pub->packet_id, denied);
         return;
     }
+    bool on_publish = c->ident && hmq_hook_publish_wanted(c, msg->topic);
+    if (authorize || on_publish || c->pub_head) {
+        hmq_hook_publish_hold(c, pub, msg, authorize, on_publish);
+        return;
+    }
+    hmq_conn_publish_route(c, msg, pub->qos, pub->packet_id);
+}
+
+void hmq_conn_publish_drop(hmq_conn_t *c, uint8_t qos, uint16_t packet_id, uint8_t code)
+{
+    /* Not routed. v5 QoS 1/2 learn why in the ack; v3 has no negative ack: acknowledged and
+     * dropped (a closed connection would only make the device resend it forever). QoS 0: the
+     * message is gone, the connection stays. */
+    if (qos == 2) hmq_session_rx_qos2_del(c->session, packet_id);
+    if (qos == 0) return;
+    send_ack(c, qos == 1 ? HMQ_PUBACK : HMQ_PUBREC, packet_id,
+             c->version == HMQ_MQTT_V5 ? code : 0);
+}
+
+void hmq_conn_publish_route(hmq_conn_t *c, hmq_msg_t *msg, uint8_t qos, uint16_t packet_id)
+{
+    hmq_worker_t *w = c->w;
+    hmq_session_t *s = c->session;
     msg->origin_uid = s->uid;
-    if (pub->retain) hmq_retained_set(w->broker->retained, msg->topic, msg->topic_len, msg);
+    if (msg->retain) hmq_retained_set(w->broker->retained, msg->topic, msg->topic_len, msg);
     hmq_subscriber_t *congested = NULL;
     uint32_t n = hmq_route(w, msg, &congested);
     hmq_msg_unref(msg);
     if (congested) hmq_conn_wait_for(c, congested);
     uint8_t code = n ? HMQ_RC_SUCCESS : HMQ_RC_NO_MATCHING_SUBSCRIBERS;
-    if (pub->qos == 1) send_ack(c, HMQ_PUBACK, pub->packet_id, code);
-    else if (pub->qos == 2) send_ack(c, HMQ_PUBREC, pub->packet_id, code);
+    if (qos == 1) send_ack(c, HMQ_PUBACK, packet_id, code);
+    else if (qos == 2) send_ack(c, HMQ_PUBREC, packet_id, code);
 }
 
 void hmq_conn_on_pubrel(hmq_conn_t *c, hmq_packet_t *p)

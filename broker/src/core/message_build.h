@@ -12,4 +12,9 @@
 hmq_msg_t *hmq_msg_build(hmq_bytes_t topic, hmq_bytes_t payload, const hmq_props_t *props,
                          uint8_t qos, bool retain, uint64_t now_wall_ms);
 
+/* A message as a hook changed it (hookmq/hooks.h); received_wall_ms anchors its expiry. NULL
+ * when out of memory or a string is over 65535 bytes. */
+#include "hookmq/hooks.h"
+hmq_msg_t *hmq_msg_from_hook(const hmq_hooks_message_t *m, uint64_t received_wall_ms);
+
 #endif

@@ -1,6 +1,7 @@
 /* session.c - session life cycle, the outbound queue / in-flight window and QoS 1/2 state
  * machines, inbound QoS 2 ids, subscriptions records, wills and expiry (see session.h).
  */
+#include "core/hook_events.h"
 #include "core/session.h"
 
 #include <stdlib.h>
@@ -373,7 +374,8 @@ static void send_pubrel(hmq_session_t *s, uint16_t pid)
 static void send_item(hmq_session_t *s, hmq_qitem_t *it)
 {
     if (it->qos == 0) {
-        send_publish(s, it, false);
+        if (send_publish(s, it, false) && s->conn->ident)
+            hmq_event_message(s->conn, HMQ_EVENT_DELIVERED, it->msg, 0, 0, NULL);
         item_release(it);
         return;
     }
@@ -382,6 +384,7 @@ static void send_item(hmq_session_t *s, hmq_qitem_t *it)
         item_release(it);
         return;
     }
+    if (s->conn->ident) hmq_event_message(s->conn, HMQ_EVENT_DELIVERED, it->msg, it->pid, 0, NULL);
     it->flags |= HMQ_QI_SENT;
     if (!ring_push(&s->inflight, it)) item_release(it);
 }
@@ -501,6 +504,9 @@ bool hmq_session_on_puback(hmq_session_t *s, uint16_t pid)
 {
     int i = find_inflight(s, pid);
     if (i < 0 || ring_at(&s->inflight, (uint32_t)i)->qos != 1) return false;
+    if (s->conn && s->conn->ident)
+        hmq_event_message(s->conn, HMQ_EVENT_ACKED, ring_at(&s->inflight, (uint32_t)i)->msg, pid, 0,
+                          NULL);
     complete(s, i);
     return true;
 }
@@ -511,6 +517,8 @@ bool hmq_session_on_pubrec(hmq_session_t *s, uint16_t pid, uint8_t code)
     if (i < 0) return false;
     hmq_qitem_t *it = ring_at(&s->inflight, (uint32_t)i);
     if (it->qos != 2) return false;
+    if (s->conn && s->conn->ident && it->msg)
+        hmq_event_message(s->conn, HMQ_EVENT_ACKED, it->msg, pid, code, NULL);
     if (code >= 0x80) { /* the receiver refused it: the exchange ends here */
         complete(s, i);
         return true;

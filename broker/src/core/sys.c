@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/router.h"
+#include "hookmq/hooks.h"
 
 static void publish(hmq_worker_t *w, const char *topic, const char *value)
 {
@@ -21,6 +22,49 @@ static void publish_u64(hmq_worker_t *w, const char *topic, uint64_t v)
     char buf[32];
     snprintf(buf, sizeof buf, "%" PRIu64, v);
     publish(w, topic, buf);
+}
+
+/* Per provider and hook: the hook engine's counters and latency histogram (cumulative buckets,
+ * the Prometheus convention: "le_ms=1:12 le_ms=2:30 ... le_ms=+Inf:100"). Only hooks that were
+ * ever called (or hit in the cache) are published. */
+static void publish_hooks(hmq_worker_t *w)
+{
+    static const char *const names[HMQ_HOOK__COUNT] = {"authenticate", "authorize", "on_publish",
+                                                       "on_subscribe", "events"};
+    hmq_hooks_t *h = w->broker->hooks;
+    if (!h) return;
+    char topic[256], hist[512];
+    for (size_t i = 0; i < hmq_hooks_provider_count(h); i++) {
+        const char *p = hmq_hooks_provider_name(h, i);
+        for (int k = 0; k < HMQ_HOOK__COUNT; k++) {
+            hmq_hooks_metrics_t m;
+            if (hmq_hooks_metrics(h, i, (hmq_hook_t)k, &m) < 0 || (!m.calls && !m.cache_hits))
+                continue;
+            const struct {
+                const char *name;
+                uint64_t v;
+            } rows[] = {{"calls", m.calls},           {"failures", m.failures},
+                        {"timeouts", m.timeouts},     {"unavailable", m.unavailable},
+                        {"cache_hits", m.cache_hits}, {"in_flight", m.in_flight}};
+            for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+                snprintf(topic, sizeof topic, "$SYS/broker/hooks/%s/%s/%s", p, names[k], rows[r].name);
+                publish_u64(w, topic, rows[r].v);
+            }
+            uint64_t cum = 0;
+            size_t off = 0;
+            for (size_t b = 0; b < HMQ_HOOKS_LATENCY_BUCKETS && off < sizeof hist; b++) {
+                cum += m.latency[b];
+                if (b + 1 < HMQ_HOOKS_LATENCY_BUCKETS)
+                    off += (size_t)snprintf(hist + off, sizeof hist - off, "le_ms=%u:%" PRIu64 " ",
+                                            hmq_hooks_latency_bounds_ms[b], cum);
+                else
+                    off += (size_t)snprintf(hist + off, sizeof hist - off, "le_ms=+Inf:%" PRIu64, cum);
+            }
+            snprintf(topic, sizeof topic, "$SYS/broker/hooks/%s/%s/latency", p, names[k]);
+            publish(w, topic, hist);
+        }
+    }
+    publish_u64(w, "$SYS/broker/hooks/events/dropped", hmq_hooks_events_dropped(h));
 }
 
 void hmq_sys_publish(hmq_worker_t *w)
@@ -44,10 +88,12 @@ void hmq_sys_publish(hmq_worker_t *w)
     publish_u64(w, "$SYS/broker/messages/dropped/slow_consumer", HMQ_STAT_GET(st.dropped_slow));
     publish_u64(w, "$SYS/broker/messages/dropped/offline_qos0", HMQ_STAT_GET(st.dropped_offline_qos0));
     publish_u64(w, "$SYS/broker/messages/dropped/not_authorized", HMQ_STAT_GET(st.dropped_not_authorized));
+    publish_u64(w, "$SYS/broker/messages/dropped/hook", HMQ_STAT_GET(st.dropped_by_hook));
     publish_u64(w, "$SYS/broker/connections/refused_rate", HMQ_STAT_GET(st.refused_rate));
     publish_u64(w, "$SYS/broker/connections/protocol_errors", HMQ_STAT_GET(st.protocol_errors));
     publish_u64(w, "$SYS/broker/retained/count", hmq_retained_count(b->retained));
     publish_u64(w, "$SYS/broker/subscriptions/count", hmq_topic_index_count(b->index));
+    publish_hooks(w);
 }
 
 static void on_tick(uv_timer_t *t)

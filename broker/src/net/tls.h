@@ -196,8 +196,9 @@ typedef enum {
 /* The name, or NULL when there is no verified certificate or no such field. */
 const char *hmq_tls_identity_name(const hmq_tls_identity_t *id, hmq_tls_name_t which);
 
-/* The client's certificates as PEM, leaf first (as sent; after a resumption only the leaf is
- * known). malloc'ed, NUL terminated, *len set when len != NULL; NULL when there is none. */
+/* The client's verified chain as PEM: its certificate, the intermediates, the CA from ca_file
+ * (after a resumption only the client's certificate is known). malloc'ed, NUL terminated, *len
+ * set when len != NULL; NULL when there is none. */
 char *hmq_tls_peer_chain_pem(const hmq_tls_t *t, size_t *len);
 
 #endif

@@ -411,6 +411,28 @@ static int setup_protocol(hmq_tls_ctx_t *ctx, SSL_CTX *s, char *err, size_t errl
     return 0;
 }
 
+/* OpenSSL's verification, then a trim of what the connection keeps: the certificates a client
+ * sends after its own (OpenSSL clients send their CA too, by default) stay decoded in the session
+ * for the connection's life, ~5 KB each. Those the verified chain does not use (a CA the chain
+ * took from our ca_file instead) are dropped from the sent list (X509_STORE_CTX's untrusted list
+ * is the list the session keeps); the verified chain itself shares the ca_file's copies. */
+static int verify_and_trim(X509_STORE_CTX *vctx, void *arg)
+{
+    (void)arg;
+    int ok = X509_verify_cert(vctx);
+    STACK_OF(X509) *sent = X509_STORE_CTX_get0_untrusted(vctx);
+    STACK_OF(X509) *used = X509_STORE_CTX_get0_chain(vctx);
+    if (ok != 1 || !sent || !used) return ok;
+    for (int i = sk_X509_num(sent) - 1; i >= 1; i--) { /* [0] is the client's certificate */
+        X509 *c = sk_X509_value(sent, i);
+        bool in_chain = false;
+        for (int j = 0; j < sk_X509_num(used) && !in_chain; j++)
+            in_chain = sk_X509_value(used, j) == c;
+        if (!in_chain) X509_free(sk_X509_delete(sent, i));
+    }
+    return ok;
+}
+
 static int setup_verify(hmq_tls_ctx_t *ctx, SSL_CTX *s, STACK_OF(X509_NAME) * ca_names)
 {
     const hmq_tls_config_t *c = &ctx->cfg;
@@ -418,6 +440,7 @@ static int setup_verify(hmq_tls_ctx_t *ctx, SSL_CTX *s, STACK_OF(X509_NAME) * ca
     int mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
     if (c->client_cert == HMQ_TLS_CLIENT_CERT_REQUIRED) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     SSL_CTX_set_verify(s, mode, NULL);
+    SSL_CTX_set_cert_verify_callback(s, verify_and_trim, NULL);
     SSL_CTX_set_verify_depth(s, c->verify_depth);
     if (!X509_STORE_up_ref(ctx->store)) return HMQ_TLS_E_NOMEM;
     SSL_CTX_set_cert_store(s, ctx->store);

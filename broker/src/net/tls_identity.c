@@ -299,7 +299,8 @@ char *hmq_tls_peer_chain_pem(const hmq_tls_t *t, size_t *len)
     BIO *bio = BIO_new(BIO_s_mem());
     if (!bio) return NULL;
     bool ok = PEM_write_bio_X509(bio, leaf);
-    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl); /* server side: without the leaf */
+    /* the verified chain (leaf, intermediates, our CA); after a resumption only the leaf */
+    STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
     for (int i = 0; ok && chain && i < sk_X509_num(chain); i++) {
         X509 *c = sk_X509_value(chain, i);
         if (X509_cmp(c, leaf) != 0) ok = PEM_write_bio_X509(bio, c);

@@ -44,6 +44,8 @@ typedef enum {
     HMQ_HOOK_AUTHORIZE,        /* publish / subscribe authorization */
     HMQ_HOOK_ON_PUBLISH,
     HMQ_HOOK_ON_SUBSCRIBE,
+    HMQ_HOOK_EVENTS, /* notifications (no decision, no deadline; metrics: calls = events
+                        offered, failures = events dropped) */
     HMQ_HOOK__COUNT
 } hmq_hook_t;
 
@@ -96,6 +98,21 @@ typedef struct {
      * 0 = 100 ms initial, 2000 ms max (gRPC's own max of 120 s turns outages into minutes). */
     uint32_t reconnect_initial_ms;
     uint32_t reconnect_max_ms;
+    /* MessageHooks stream: most requests in one MessageBatch (0 = 256). */
+    uint32_t max_batch;
+    /* Circuit breaker: after breaker_failures consecutive failed calls (0 = 5) the server is
+     * "open": calls fail at once (on_failure decides) for breaker_open_ms (0 = 1000), doubled
+     * on every failed probe up to breaker_open_max_ms (0 = 30000); then one grpc.health.v1
+     * check (or, if the server has no health service, one real call) closes it again. */
+    uint32_t breaker_failures;
+    uint32_t breaker_open_ms;
+    uint32_t breaker_open_max_ms;
+    /* Periodic grpc.health.v1.Health/Check while connected (0 = 5000 ms; a NOT_SERVING answer
+     * opens the breaker). */
+    uint32_t health_interval_ms;
+    /* Events: spool bound in bytes (0 = 16 MiB) and events per EventBatch (0 = 500). */
+    size_t events_max_bytes;
+    uint32_t events_max_batch;
 } hmq_hooks_server_config_t;
 
 typedef struct {
@@ -165,7 +182,53 @@ typedef struct {
     const hmq_hooks_pair_t *user_properties;
     size_t n_user_properties;
     const hmq_hooks_tls_t *tls; /* NULL on plain TCP */
+    /* Session attributes from the authentication answer (empty during Authenticate). */
+    const hmq_hooks_pair_t *attributes;
+    size_t n_attributes;
 } hmq_hooks_client_t;
+
+/* A PUBLISH as hooks see it (PublishMessage in hooks.proto). Strings NUL-terminated. */
+typedef struct {
+    const char *topic; /* topic name (no wildcards) */
+    const uint8_t *payload;
+    size_t payload_len;
+    uint8_t qos;
+    bool retain;
+    bool has_message_expiry;
+    uint32_t message_expiry_interval;
+    uint8_t payload_format;
+    const char *content_type;   /* NULL = none */
+    const char *response_topic; /* NULL = none */
+    const uint8_t *correlation_data;
+    size_t correlation_len;
+    bool has_correlation_data;
+    const hmq_hooks_pair_t *user_properties;
+    size_t n_user_properties;
+    uint64_t received_unix_ms;
+} hmq_hooks_message_t;
+
+/* Fields an OnPublish answer replaced (MessageField in hooks.proto), as a bit set. */
+enum {
+    HMQ_MSG_TOPIC = 1u << 0,
+    HMQ_MSG_PAYLOAD = 1u << 1,
+    HMQ_MSG_QOS = 1u << 2,
+    HMQ_MSG_RETAIN = 1u << 3,
+    HMQ_MSG_EXPIRY = 1u << 4,
+    HMQ_MSG_USER_PROPERTIES = 1u << 5,
+    HMQ_MSG_CONTENT_TYPE = 1u << 6,
+    HMQ_MSG_PAYLOAD_FORMAT = 1u << 7,
+    HMQ_MSG_RESPONSE_TOPIC = 1u << 8,
+    HMQ_MSG_CORRELATION_DATA = 1u << 9,
+};
+
+/* One subscription of a SUBSCRIBE (Subscription in hooks.proto). */
+typedef struct {
+    const char *filter;      /* without "$share/<group>/" */
+    const char *share_group; /* NULL = not shared */
+    uint8_t qos;
+    bool no_local, retain_as_published;
+    uint8_t retain_handling;
+} hmq_hooks_subscription_t;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Grants: an ACL from an authentication answer, enforced without any RPC (grants.c)          */
@@ -278,7 +341,7 @@ struct hmq_hooks_auth_req {
     size_t password_len;
     bool has_password;
     /* private */
-    struct hmq_auth_op *op;
+    struct hmq_hooks_op *op;
 };
 
 /* Runs the chain for a CONNECT; cb runs later on hl's loop. */
@@ -286,6 +349,140 @@ int hmq_hooks_authenticate(hmq_hooks_loop_t *hl, hmq_hooks_auth_req_t *req, hmq_
 /* The connection went away: cb still runs once, with HMQ_HOOKS_ECANCELED, as soon as the
  * provider call in flight has ended (gRPC calls are cancelled at once). */
 void hmq_hooks_auth_cancel(hmq_hooks_auth_req_t *req);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Authorize, OnPublish, OnSubscribe                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Is any provider of the chain interested (route != SKIP, the op exists)? Cheap, no call, any
+ * loop thread: the broker keeps its synchronous path when nothing is. topic: publish topic
+ * name or subscription filter; NULL for authenticate. */
+bool hmq_hooks_wants(hmq_hooks_t *h, hmq_hook_t hook, const hmq_hooks_client_t *client,
+                     const char *topic);
+
+/* The answer of authorize (and the common part of the others). */
+typedef struct {
+    hmq_hooks_decision_t decision; /* ALLOW or DENY */
+    uint8_t reason_code;           /* DENY: >= 0x80 */
+    const char *reason;            /* never NULL */
+    const char *provider;          /* NULL = the configured default */
+    bool by_policy, from_cache;
+} hmq_hooks_verdict_t;
+
+typedef struct hmq_hooks_op hmq_hooks_op_t; /* private: one request walking the chain */
+
+typedef struct hmq_hooks_authz_req hmq_hooks_authz_req_t;
+typedef void (*hmq_hooks_authz_cb)(hmq_hooks_authz_req_t *req, int status,
+                                   const hmq_hooks_verdict_t *res);
+struct hmq_hooks_authz_req {
+    void *data;
+    /* Input, valid until the callback. */
+    const hmq_hooks_client_t *client;
+    hmq_action_t action;       /* HMQ_ACTION_PUBLISH or HMQ_ACTION_SUBSCRIBE */
+    const char *topic;         /* publish: topic name; subscribe: filter w/o $share/<group>/ */
+    const char *share_group;   /* NULL = none */
+    uint8_t qos;
+    bool retain;
+    const hmq_hooks_message_t *message; /* publish: the message (servers may want the payload) */
+    /* private */
+    hmq_hooks_op_t *op;
+};
+/* Publish authorization travels on the MessageHooks stream, subscribe on a unary call. The
+ * answer is cached per provider (scope topic: client x action x topic). */
+int hmq_hooks_authorize(hmq_hooks_loop_t *hl, hmq_hooks_authz_req_t *req, hmq_hooks_authz_cb cb);
+
+typedef struct hmq_hooks_publish_req hmq_hooks_publish_req_t;
+typedef struct {
+    hmq_hooks_verdict_t verdict; /* ALLOW: deliver `message`; DENY: drop (reason_code to ack) */
+    uint32_t changed;            /* HMQ_MSG_* fields any provider replaced; 0 = unchanged */
+    const hmq_hooks_message_t *message; /* what to deliver (req->message when unchanged);
+                                           borrowed during the callback */
+} hmq_hooks_publish_result_t;
+typedef void (*hmq_hooks_publish_cb)(hmq_hooks_publish_req_t *req, int status,
+                                     const hmq_hooks_publish_result_t *res);
+struct hmq_hooks_publish_req {
+    void *data;
+    const hmq_hooks_client_t *client;
+    const hmq_hooks_message_t *message;
+    hmq_hooks_op_t *op;
+};
+/* OnPublish: each provider sees the message as changed by the ones before it; a DENY drops it.
+ * When every provider said CONTINUE the default decides (ALLOW = deliver unchanged). */
+int hmq_hooks_on_publish(hmq_hooks_loop_t *hl, hmq_hooks_publish_req_t *req,
+                         hmq_hooks_publish_cb cb);
+
+typedef struct hmq_hooks_subscribe_req hmq_hooks_subscribe_req_t;
+typedef struct {
+    hmq_hooks_decision_t decision; /* ALLOW or DENY */
+    uint8_t reason_code;           /* DENY: >= 0x80 */
+    const char *reason;
+    const char *filter; /* ALLOW: the filter to subscribe (rewritten, or the original) */
+    uint8_t max_qos;    /* ALLOW: QoS ceiling 0..2 (2 = none) */
+} hmq_hooks_sub_result_t;
+typedef void (*hmq_hooks_subscribe_cb)(hmq_hooks_subscribe_req_t *req, int status,
+                                       const hmq_hooks_sub_result_t *results /* n_subs */);
+struct hmq_hooks_subscribe_req {
+    void *data;
+    const hmq_hooks_client_t *client;
+    const hmq_hooks_subscription_t *subs;
+    size_t n_subs;
+    uint32_t subscription_id; /* 0 = none */
+    const hmq_hooks_pair_t *user_properties;
+    size_t n_user_properties;
+    hmq_hooks_op_t *op;
+};
+/* OnSubscribe: per filter, deny wins; a rewrite is what later providers see. */
+int hmq_hooks_on_subscribe(hmq_hooks_loop_t *hl, hmq_hooks_subscribe_req_t *req,
+                           hmq_hooks_subscribe_cb cb);
+
+/* The requester went away: the callback still runs once, with HMQ_HOOKS_ECANCELED. req is any
+ * of the request structs above (its `op` member). */
+void hmq_hooks_op_cancel(hmq_hooks_op_t *op);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Events: notifications, never delaying the caller (events.c)                                */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef enum {
+    HMQ_EVENT_CONNECTED = 1, /* values as EventType in hooks.proto */
+    HMQ_EVENT_DISCONNECTED = 2,
+    HMQ_EVENT_SUBSCRIBED = 3,
+    HMQ_EVENT_UNSUBSCRIBED = 4,
+    HMQ_EVENT_DELIVERED = 5,
+    HMQ_EVENT_ACKED = 6,
+    HMQ_EVENT_DROPPED = 7,
+    HMQ_EVENT_SESSION_CREATED = 8,
+    HMQ_EVENT_SESSION_TERMINATED = 9,
+} hmq_hooks_event_type_t;
+
+typedef struct {
+    hmq_hooks_event_type_t type;
+    uint64_t timestamp_unix_ms; /* 0 = now */
+    const hmq_hooks_client_t *client;
+    /* CONNECTED */
+    bool session_present;
+    uint32_t session_expiry_interval;
+    /* DISCONNECTED (reason: "client", "takeover", ...), DROPPED (reason: "hook", ...) */
+    uint8_t reason_code;
+    const char *reason;
+    bool will_published;
+    /* SUBSCRIBED, UNSUBSCRIBED */
+    const hmq_hooks_subscription_t *subscription;
+    uint8_t granted_qos;
+    /* DELIVERED, ACKED, DROPPED */
+    const hmq_hooks_message_t *message;
+    const char *from_client_id;
+    uint16_t packet_id;
+} hmq_hooks_event_t;
+
+/* Whether any provider subscribed to events of this type (a bit test; call before building
+ * an event). */
+bool hmq_hooks_wants_event(hmq_hooks_t *h, hmq_hooks_event_type_t type);
+/* Copies (encodes) the event into each interested provider's bounded spool and returns; never
+ * blocks, never fails the caller. A full spool drops the event and counts it. Any loop thread. */
+void hmq_hooks_event(hmq_hooks_t *h, const hmq_hooks_event_t *ev);
+/* Events dropped so far (spool full), all providers. */
+uint64_t hmq_hooks_events_dropped(const hmq_hooks_t *h);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Metrics: per provider x hook, readable from any thread                                      */
@@ -334,13 +531,35 @@ typedef struct {
     uint8_t reason_code;
     char *reason;
     uint32_t cache_ttl_ms; /* 0 = not cached */
+    uint8_t cache_scope;   /* authorize: HMQ_SCOPE_*; 0 = topic (the decision's own key) */
     hmq_grants_t *grants;
     bool superuser;
     hmq_hooks_pair_t *attributes; /* malloc'd array of malloc'd strings */
     size_t n_attributes;
     uint64_t expires_unix_ms;
+    /* on_publish: fields replaced (HMQ_MSG_*) and their values; every pointer in `changes` is
+     * malloc'd and becomes the engine's (user_properties: array and strings). */
+    uint32_t changed;
+    hmq_hooks_message_t changes;
+    /* on_subscribe: one entry per subscription passed to the provider, same order (malloc'd
+     * array; the engine frees it and its strings). */
+    struct hmq_hooks_sub_answer *subs;
+    size_t n_subs;
 } hmq_hooks_answer_t;
+
+typedef struct hmq_hooks_sub_answer {
+    int decision; /* CONTINUE / ALLOW / DENY (FAILURE: this filter failed) */
+    uint8_t reason_code;
+    char *reason;  /* malloc'd or NULL */
+    char *filter;  /* malloc'd rewrite, NULL = unchanged */
+    uint8_t max_qos; /* ceiling 0..2, 3 = none */
+} hmq_hooks_sub_answer_t;
 #define HMQ_DECISION_FAILURE 4
+/* Cache scopes of an authorize answer (CacheScope in hooks.proto). */
+#define HMQ_SCOPE_TOPIC 1    /* this client, action and topic/filter */
+#define HMQ_SCOPE_FILTER 2   /* same as topic for subscriptions */
+#define HMQ_SCOPE_CLIENT 3   /* this client, every topic of the action */
+#define HMQ_SCOPE_USERNAME 4 /* every client of this username, every topic of the action */
 
 /* What a provider does with a request. */
 typedef enum {
@@ -350,13 +569,29 @@ typedef enum {
 } hmq_hooks_route_t;
 
 typedef struct {
-    /* NULL = always HMQ_ROUTE_CALL. Any loop thread. */
-    hmq_hooks_route_t (*route)(void *self, hmq_hook_t hook, const hmq_hooks_client_t *client);
+    /* NULL = always HMQ_ROUTE_CALL (for the hooks whose op below exists). Any loop thread.
+     * topic: publish topic name / subscription filter; NULL for authenticate. For
+     * HMQ_HOOK_EVENTS it is asked with topic NULL and client NULL ("any events at all?"). */
+    hmq_hooks_route_t (*route)(void *self, hmq_hook_t hook, const hmq_hooks_client_t *client,
+                               const char *topic);
     /* Start an authenticate call (on a loop thread); complete it later, from any thread, with
      * hmq_hooks_call_done() (never from inside this function... it may: completion is always
      * queued). Return <0 when it cannot start (counted as a failure). */
     int (*authenticate)(void *self, hmq_hooks_call_t *call, const hmq_hooks_auth_req_t *req,
                         uint32_t deadline_ms);
+    /* Optional (NULL = the provider does not serve the hook: CONTINUE without a call). Same
+     * contract as authenticate. */
+    int (*authorize)(void *self, hmq_hooks_call_t *call, const hmq_hooks_authz_req_t *req,
+                     uint32_t deadline_ms);
+    int (*on_publish)(void *self, hmq_hooks_call_t *call, const hmq_hooks_client_t *client,
+                      const hmq_hooks_message_t *message, uint32_t deadline_ms);
+    /* subs: the subscriptions routed to this provider (filters as rewritten so far). */
+    int (*on_subscribe)(void *self, hmq_hooks_call_t *call, const hmq_hooks_subscribe_req_t *req,
+                        const hmq_hooks_subscription_t *subs, size_t n_subs,
+                        uint32_t deadline_ms);
+    /* Optional: take a copy of an event (never blocks). false = dropped (spool full): the
+     * engine counts it (hmq_hooks_events_dropped, metrics[HMQ_HOOK_EVENTS].failures). */
+    bool (*event)(void *self, const hmq_hooks_event_t *ev);
     /* Optional: make the call complete soon (HMQ_CALL_CANCELLED). */
     void (*cancel)(void *self, hmq_hooks_call_t *call);
     /* Optional: the engine is closing (cancel everything; no new calls come). */
@@ -369,6 +604,7 @@ typedef struct {
 int hmq_hooks_add_provider(hmq_hooks_t *h, const char *name, const hmq_hooks_provider_ops_t *ops,
                            void *self, const hmq_hooks_policy_t *policy);
 hmq_hooks_answer_t *hmq_hooks_call_answer(hmq_hooks_call_t *call);
+hmq_hook_t hmq_hooks_call_hook(const hmq_hooks_call_t *call);
 void *hmq_hooks_call_provider_data(hmq_hooks_call_t *call); /* free slot for the provider */
 void hmq_hooks_call_set_provider_data(hmq_hooks_call_t *call, void *p);
 /* Any thread, exactly once per started call. */
