@@ -220,6 +220,8 @@ void hmq_hooks_answer_clear(hmq_hooks_answer_t *a)
     }
     free(a->attributes);
     hmq_hooks_message_free_owned(&a->changes);
+    free(a->auth_data);
+    free(a->auth_state);
     for (size_t i = 0; i < a->n_subs; i++) {
         free(a->subs[i].reason);
         free(a->subs[i].filter);
@@ -251,6 +253,12 @@ hmq_hooks_value_t *hmq_hooks_value_from_answer(hmq_hooks_answer_t *a)
     a->attributes = NULL;
     a->n_attributes = 0;
     v->expires_unix_ms = a->expires_unix_ms;
+    v->challenge = a->challenge;
+    v->auth_data = a->auth_data;
+    v->auth_data_len = a->auth_data_len;
+    v->auth_state = a->auth_state;
+    v->auth_state_len = a->auth_state_len;
+    a->auth_data = a->auth_state = NULL;
     return v;
 }
 
@@ -266,7 +274,9 @@ void hmq_hooks_value_unref(hmq_hooks_value_t *v)
     hmq_hooks_answer_t a = {.reason = v->reason,
                             .grants = v->grants,
                             .attributes = v->attributes,
-                            .n_attributes = v->n_attributes};
+                            .n_attributes = v->n_attributes,
+                            .auth_data = v->auth_data,
+                            .auth_state = v->auth_state};
     hmq_hooks_answer_clear(&a);
     free(v);
 }

@@ -105,6 +105,15 @@ static void finish_auth(hmq_hooks_op_t *op, int status, const hmq_hooks_value_t 
         res.provider = vd->provider;
         res.by_policy = vd->by_policy;
         res.from_cache = vd->from_cache;
+        if (v->challenge) { /* another round: neither allowed nor denied yet */
+            res.decision = HMQ_DECISION_CONTINUE;
+            res.reason_code = 0x18;
+            res.challenge = true;
+            res.auth_state = v->auth_state;
+            res.auth_state_len = v->auth_state_len;
+        }
+        res.auth_data = v->auth_data;
+        res.auth_data_len = v->auth_data_len;
         if (res.decision == HMQ_DECISION_ALLOW) {
             res.grants = v->grants;
             res.superuser = v->superuser;
@@ -240,7 +249,7 @@ static void apply_changes(hmq_hooks_op_t *op, hmq_hooks_answer_t *a)
 /* A decision (fresh, cached or from a policy) of provider p for the whole request. */
 static void apply(hmq_hooks_op_t *op, provider_t *p, hmq_hooks_value_t *v, bool policy, bool cache)
 {
-    if (v->decision == HMQ_DECISION_DENY) {
+    if (v->decision == HMQ_DECISION_DENY || v->challenge) {
         finish(op, 0, v, p->name, policy, cache);
         return;
     }
@@ -358,6 +367,7 @@ static hmq_hooks_value_t *cache_lookup(hmq_hooks_op_t *op, provider_t *p, hmq_ca
     uint64_t now = hmq_hooks_now_ms();
     if (op->hook == HMQ_HOOK_AUTHENTICATE) {
         key_auth(h, p, op->req.auth, key);
+        if (op->req.auth->client->authentication_method) return NULL; /* rounds: never cached */
         return hmq_hooks_cache_get(h->cache, key, now, stale);
     }
     if (op->hook != HMQ_HOOK_AUTHORIZE) return NULL; /* messages are not cached */
@@ -509,6 +519,11 @@ static void step(hmq_hooks_op_t *op)
         if (op->pos >= h->n_chain) break;
         provider_t *p = h->chain[op->pos];
         hook_metrics_t *m = &p->metrics[op->hook];
+        if (op->hook == HMQ_HOOK_AUTHENTICATE && op->req.auth->auth_provider &&
+            strcmp(op->req.auth->auth_provider, p->name) != 0) {
+            op->pos++; /* an AUTH round goes to the provider that challenged */
+            continue;
+        }
         hmq_hooks_call_t *call = calloc(1, sizeof(*call));
         if (!call) {
             finish(op, HMQ_HOOKS_ENOMEM, NULL, NULL, false, false);
@@ -673,7 +688,8 @@ static void on_call_done(hmq_hooks_item_t *it)
     }
     if (ttl && op->hook == HMQ_HOOK_AUTHORIZE && scope > HMQ_SCOPE_FILTER)
         key_authz(op->h, p, op->req.authz, scope, &key);
-    if (ttl && op->hook <= HMQ_HOOK_AUTHORIZE)
+    bool enhanced = op->hook == HMQ_HOOK_AUTHENTICATE && op->req.auth->client->authentication_method;
+    if (ttl && op->hook <= HMQ_HOOK_AUTHORIZE && !enhanced && !v->challenge)
         hmq_hooks_cache_put(op->h->cache, &key, v, hmq_hooks_now_ms(), ttl);
     apply(op, p, v, false, false);
     hmq_hooks_value_unref(v);

@@ -228,12 +228,13 @@ static void open_locked(hmq_grpc_server_t *s, endpoint_t *ep)
 
 /* ---- provider side -------------------------------------------------------------------------- */
 
+/* Events became sendable. This runs on the worker that pushed one: it only wakes the home loop
+ * (coalesced: an atomic exchange when a wake-up is already queued), which builds and sends the
+ * batch. The client path never takes the stream lock nor touches gRPC. */
 static void on_notify(void *arg)
 {
     hmq_grpc_server_t *s = arg;
-    uv_mutex_lock(&s->smu);
-    if (s->es) kick_locked(s->es);
-    uv_mutex_unlock(&s->smu);
+    hmq_grpc_kick_home(s->g);
 }
 
 int hmq_grpc_events_init(hmq_grpc_server_t *s, const hmq_hooks_server_config_t *cfg)

@@ -290,6 +290,7 @@ static void on_handshake_done(hmq_hooks_item_t *it)
     hmq_hooks_provider_set_event_mask(s->g->h, s->name, mask);
     hmq_hooks_provider_set_handshaken(s->g->h, s->name);
     hmq_grpc_breaker_handshaken(s);
+    if (s->spool) hmq_events_spool_set_max_batch(s->spool, d->resp->max_batch_size);
     hmq_gcall_free(gc);
     if (atomic_load(&ep->ready)) hmq_grpc_stream_open(ep);
     hmq_grpc_kick_home(s->g); /* events stream */

@@ -183,8 +183,14 @@ int hmq_grpc_authenticate(void *self, hmq_hooks_call_t *hcall, const hmq_hooks_a
         ar.password.data = (uint8_t *)req->password;
         ar.password.len = req->password_len;
     }
-    ar.phase = HOOKMQ__V1__AUTH_PHASE__AUTH_PHASE_CONNECT;
-    ar.step = 1;
+    ar.phase = req->phase ? (Hookmq__V1__AuthPhase)req->phase
+                          : HOOKMQ__V1__AUTH_PHASE__AUTH_PHASE_CONNECT;
+    ar.step = req->step ? req->step : 1;
+    ar.auth_method = (char *)(c->authentication_method ? c->authentication_method : "");
+    ar.auth_data.data = (uint8_t *)req->auth_data;
+    ar.auth_data.len = req->auth_data ? req->auth_data_len : 0;
+    ar.auth_state.data = (uint8_t *)req->auth_state;
+    ar.auth_state.len = req->auth_state ? req->auth_state_len : 0;
     ar.n_hook_ids = n_ids;
     ar.hook_ids = ids;
     gcall_t *gc = hmq_gcall_new(GC_AUTH, hmq_grpc_pick_endpoint(s));
@@ -200,13 +206,31 @@ static char *strdup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
+static uint8_t *dup_bytes_or_null(const uint8_t *p, size_t n)
+{
+    if (!n) return NULL;
+    uint8_t *d = malloc(n);
+    if (d) memcpy(d, p, n);
+    return d;
+}
+
 static hmq_hooks_call_status_t decode_auth(const uint8_t *buf, size_t len, hmq_hooks_answer_t *a)
 {
     Hookmq__V1__AuthenticateResponse *r = hookmq__v1__authenticate_response__unpack(NULL, len, buf);
     if (!r) return HMQ_CALL_ERROR;
     hmq_hooks_call_status_t st = HMQ_CALL_OK;
     hmq_pb_result_decode(r->result, a);
-    if (r->challenge) a->decision = HMQ_DECISION_FAILURE; /* enhanced auth: not supported yet */
+    if (r->challenge) { /* enhanced authentication: another round */
+        a->challenge = true;
+        a->decision = HMQ_DECISION_CONTINUE;
+        a->auth_data = dup_bytes_or_null(r->challenge->auth_data.data, r->challenge->auth_data.len);
+        a->auth_data_len = r->challenge->auth_data.len;
+        a->auth_state = dup_bytes_or_null(r->challenge->state.data, r->challenge->state.len);
+        a->auth_state_len = r->challenge->state.len;
+    } else if (r->auth_data.len) { /* final data of an ALLOW (CONNACK / AUTH 0x00) */
+        a->auth_data = dup_bytes_or_null(r->auth_data.data, r->auth_data.len);
+        a->auth_data_len = r->auth_data.len;
+    }
     a->superuser = r->superuser;
     a->expires_unix_ms = r->expires_unix_ms;
     if (r->n_attributes) {

@@ -37,6 +37,9 @@ typedef struct {
     hmq_hooks_pair_t *attributes;
     size_t n_attributes;
     uint64_t expires_unix_ms;
+    bool challenge; /* enhanced authentication (never cached) */
+    uint8_t *auth_data, *auth_state;
+    size_t auth_data_len, auth_state_len;
 } hmq_hooks_value_t;
 
 hmq_hooks_value_t *hmq_hooks_value_from_answer(hmq_hooks_answer_t *a); /* takes a's contents */

@@ -33,6 +33,10 @@ typedef struct hmq_auth_ctx {
     hmq_conn_t *conn; /* NULL once the connection closed */
     uint8_t *packet;  /* the CONNECT, decoded again when the answer comes */
     size_t len;
+    /* MQTT 5 enhanced authentication: the round's data and the challenger's state and name */
+    uint8_t *round_data, *state, *final_data;
+    size_t round_len, state_len, final_len;
+    char *challenger;
     void **allocs; /* strings and arrays made for the request */
     size_t nallocs, allocs_cap;
 } auth_ctx_t;
@@ -69,6 +73,10 @@ static void ctx_free(auth_ctx_t *a)
     free(a->allocs);
     if (a->ident) hmq_tls_identity_free(a->ident);
     free(a->packet);
+    free(a->round_data);
+    free(a->state);
+    free(a->final_data);
+    free(a->challenger);
     free(a);
 }
 
@@ -132,6 +140,7 @@ static void fill_v5(auth_ctx_t *a, const hmq_connect_t *k)
     cl->request_problem_information =
         !(p->present & HMQ_PROP_BIT(HMQ_PROP_REQUEST_PROBLEM_INFO)) || p->request_problem_info;
     cl->request_response_information = p->request_response_info;
+    if (p->present & HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD)) cl->authentication_method = str(a, p->auth_method);
     if (!p->user_count) return;
     hmq_hooks_pair_t *pairs = keep(a, calloc(p->user_count, sizeof *pairs));
     if (!pairs) return;
@@ -180,6 +189,48 @@ static void refuse(hmq_conn_t *c, uint8_t rc, const char *why)
     hmq_conn_refuse(c, rc, v3_code(rc), why && *why ? why : "not authorized");
 }
 
+static uint8_t *dup_bytes(const uint8_t *p, size_t n)
+{
+    uint8_t *d = malloc(n ? n : 1);
+    if (d && n) memcpy(d, p, n);
+    return d;
+}
+
+static void send_auth(hmq_conn_t *c, uint8_t code, const char *method, const uint8_t *data,
+                      size_t len)
+{
+    hmq_packet_t p = {.type = HMQ_AUTH};
+    p.reason.code = code;
+    p.reason.props.present = HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD);
+    p.reason.props.auth_method.p = (const uint8_t *)method;
+    p.reason.props.auth_method.len = (uint32_t)strlen(method);
+    if (len) {
+        p.reason.props.present |= HMQ_PROP_BIT(HMQ_PROP_AUTH_DATA);
+        p.reason.props.auth_data.p = data;
+        p.reason.props.auth_data.len = (uint32_t)len;
+    }
+    hmq_conn_send_packet(c, &p);
+}
+
+/* A provider wants another round: AUTH 0x18 to the client, whose AUTH answer continues. */
+static void challenge(hmq_conn_t *c, auth_ctx_t *a, const hmq_hooks_auth_result_t *res)
+{
+    free(a->state);
+    free(a->challenger);
+    a->state = res->auth_state_len ? dup_bytes(res->auth_state, res->auth_state_len) : NULL;
+    a->state_len = a->state ? res->auth_state_len : 0;
+    a->challenger = res->provider ? strdup(res->provider) : NULL;
+    if (a->req.step >= 16) { /* a loop between client and hook: end it */
+        ctx_free(a);
+        refuse(c, HMQ_RC_NOT_AUTHORIZED, "too many authentication rounds");
+        return;
+    }
+    send_auth(c, HMQ_RC_CONTINUE_AUTH, a->client.authentication_method, res->auth_data,
+              res->auth_data_len);
+    c->auth_wait = a; /* input flows again: the client's AUTH is awaited */
+    hmq_conn_resume_input(c);
+}
+
 static void on_answer(hmq_hooks_auth_req_t *req, int status, const hmq_hooks_auth_result_t *res)
 {
     auth_ctx_t *a = req->data;
@@ -189,6 +240,10 @@ static void on_answer(hmq_hooks_auth_req_t *req, int status, const hmq_hooks_aut
         return;
     }
     c->auth = NULL;
+    if (status == 0 && res && res->challenge) {
+        challenge(c, a, res);
+        return;
+    }
     if (status < 0 || !res || res->decision != HMQ_DECISION_ALLOW) {
         uint8_t rc = status < 0 || !res ? HMQ_RC_SERVER_UNAVAILABLE : res->reason_code;
         if (rc < 0x80) rc = HMQ_RC_NOT_AUTHORIZED;
@@ -206,12 +261,20 @@ static void on_answer(hmq_hooks_auth_req_t *req, int status, const hmq_hooks_aut
         if (a->client.username) c->username = strdup(a->client.username);
     }
     keep_attributes(a, res->attributes, res->n_attributes);
+    free(a->final_data); /* enhanced authentication: data for the CONNACK */
+    a->final_data = NULL;
+    a->final_len = 0;
+    if (res->auth_data_len && (a->final_data = malloc(res->auth_data_len))) {
+        memcpy(a->final_data, res->auth_data, res->auth_data_len);
+        a->final_len = res->auth_data_len;
+    }
     /* Continue the CONNECT where it stopped, then the input that waited behind it. The context
      * stays as the connection's identity for later hooks (authorize, on_publish, events). */
     uint8_t *packet = a->packet;
     size_t len = a->len;
     a->packet = NULL;
     a->req.password = NULL;
+    a->req.auth_data = NULL;
     hmq_ident_release(c);
     c->ident = a;
     hmq_packet_t p;
@@ -252,7 +315,19 @@ bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, hmq_bytes_t client_id
     if (k->has_password) { /* the CONNECT buffer goes away: point into our copy */
         a->req.password = a->packet + (k->password.p - packet);
     }
+    a->req.phase = HMQ_AUTH_PHASE_CONNECT;
+    a->req.step = 1;
+    if (k->props.present & HMQ_PROP_BIT(HMQ_PROP_AUTH_DATA)) {
+        a->req.auth_data = a->packet + (k->props.auth_data.p - packet);
+        a->req.auth_data_len = k->props.auth_data.len;
+    }
     if (!hmq_hooks_wants(w->broker->hooks, HMQ_HOOK_AUTHENTICATE, cl, NULL)) {
+        if (cl->authentication_method) { /* nobody to run the exchange with */
+            ctx_free(a);
+            hmq_conn_refuse(c, HMQ_RC_BAD_AUTH_METHOD, HMQ_V3_REFUSED_NOT_AUTHORIZED,
+                            "authentication method not supported");
+            return true;
+        }
         /* No provider authenticates: the broker's own rule decides (auth.allow_anonymous); the
          * identity is kept for the other hooks. */
         if (!w->cfg->allow_anonymous) {
@@ -263,6 +338,7 @@ bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, hmq_bytes_t client_id
         free(a->packet);
         a->packet = NULL;
         a->req.password = NULL;
+        a->req.auth_data = NULL;
         hmq_ident_release(c);
         c->ident = a;
         return false;
@@ -278,6 +354,10 @@ bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, hmq_bytes_t client_id
 
 void hmq_auth_cancel(hmq_conn_t *c)
 {
+    if (c->auth_wait) { /* waiting for the client's AUTH: nothing in flight */
+        ctx_free(c->auth_wait);
+        c->auth_wait = NULL;
+    }
     auth_ctx_t *a = c->auth;
     if (!a) return;
     c->auth = NULL;
@@ -320,4 +400,59 @@ uint8_t hmq_auth_check(hmq_conn_t *c, hmq_action_t action, const char *topic, ui
     }
     if (v == HMQ_GRANTS_NO_MATCH && hmq_grants_fallthrough(c->grants)) return HMQ_AUTH_ASK;
     return rc >= 0x80 ? rc : HMQ_RC_NOT_AUTHORIZED;
+}
+
+void hmq_auth_on_auth_packet(hmq_conn_t *c, const hmq_reason_t *r)
+{
+    auth_ctx_t *a = c->auth_wait;
+    const hmq_props_t *p = &r->props;
+    if (!a || c->state != HMQ_CONN_NEW) {
+        /* re-authentication (AUTH 0x19 while connected) is not offered */
+        hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "AUTH not expected");
+        return;
+    }
+    const char *method = a->client.authentication_method;
+    if (r->code != HMQ_RC_CONTINUE_AUTH || !(p->present & HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD)) ||
+        p->auth_method.len != strlen(method) ||
+        memcmp(p->auth_method.p, method, p->auth_method.len) != 0) {
+        /* [MQTT-4.12.0-3]/[MQTT-4.12.0-4]: same method, reason 0x18 */
+        hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "AUTH: wrong reason code or method");
+        return;
+    }
+    free(a->round_data);
+    a->round_data = NULL;
+    a->round_len = 0;
+    if (p->present & HMQ_PROP_BIT(HMQ_PROP_AUTH_DATA)) {
+        a->round_data = dup_bytes(p->auth_data.p, p->auth_data.len);
+        a->round_len = p->auth_data.len;
+    }
+    c->auth_wait = NULL;
+    a->req.phase = HMQ_AUTH_PHASE_CONTINUE;
+    a->req.step++;
+    a->req.auth_data = a->round_data;
+    a->req.auth_data_len = a->round_data ? a->round_len : 0;
+    a->req.auth_state = a->state;
+    a->req.auth_state_len = a->state_len;
+    a->req.auth_provider = a->challenger;
+    a->req.has_password = false; /* the CONNECT's password was for the first round */
+    c->auth = a; /* input waits again */
+    if (hmq_hooks_authenticate(c->w->hooks_loop, &a->req, on_answer) < 0) {
+        c->auth = NULL;
+        ctx_free(a);
+        refuse(c, HMQ_RC_SERVER_UNAVAILABLE, "hook engine unavailable");
+    }
+}
+
+void hmq_auth_connack_props(const hmq_conn_t *c, hmq_props_t *ack)
+{
+    const auth_ctx_t *a = c->ident;
+    if (!a || !a->client.authentication_method) return;
+    ack->present |= HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD);
+    ack->auth_method.p = (const uint8_t *)a->client.authentication_method;
+    ack->auth_method.len = (uint32_t)strlen(a->client.authentication_method);
+    if (a->final_len) {
+        ack->present |= HMQ_PROP_BIT(HMQ_PROP_AUTH_DATA);
+        ack->auth_data.p = a->final_data;
+        ack->auth_data.len = (uint32_t)a->final_len;
+    }
 }

@@ -25,6 +25,11 @@ void hmq_auth_engine_close(hmq_broker_t *b);
  * is the whole CONNECT packet (copied). */
 bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, hmq_bytes_t client_id,
                     const uint8_t *packet, size_t len);
+/* MQTT 5 enhanced authentication: the client's AUTH packet (answering a challenge). */
+void hmq_auth_on_auth_packet(hmq_conn_t *c, const hmq_reason_t *r);
+/* CONNACK properties of an enhanced authentication (method, final data). */
+void hmq_auth_connack_props(const hmq_conn_t *c, hmq_props_t *ack);
+
 /* The connection closes while its call is in flight. */
 void hmq_auth_cancel(hmq_conn_t *c);
 /* Release what the connection holds (grants, username). */

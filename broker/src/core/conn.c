@@ -108,7 +108,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void dispatch(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, size_t raw_len)
 {
-    if (c->state == HMQ_CONN_NEW && p->type != HMQ_CONNECT) {
+    if (c->state == HMQ_CONN_NEW && p->type != HMQ_CONNECT &&
+        !(p->type == HMQ_AUTH && c->auth_wait)) {
         /* [MQTT-3.1.0-1] the first packet must be CONNECT */
         hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "first packet is not CONNECT");
         return;
@@ -157,8 +158,7 @@ static void dispatch(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, size_t 
         hmq_conn_on_disconnect(c, p);
         break;
     case HMQ_AUTH:
-        /* No enhanced authentication method was accepted on this connection. */
-        hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "AUTH without authentication method");
+        hmq_auth_on_auth_packet(c, &p->reason);
         break;
     default: /* CONNACK, SUBACK, UNSUBACK, PINGRESP are never sent by a client */
         hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "packet type not allowed from a client");
@@ -172,7 +172,8 @@ static size_t process(hmq_conn_t *c, const uint8_t *data, size_t len)
     size_t off = 0;
     while (off < len && (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED)) {
         size_t plen = 0;
-        if (c->state == HMQ_CONN_NEW && data[off] != (HMQ_CONNECT << 4)) {
+        if (c->state == HMQ_CONN_NEW && data[off] != (HMQ_CONNECT << 4) &&
+            !(c->auth_wait && data[off] == (HMQ_AUTH << 4))) {
             /* [MQTT-3.1.0-1] refuse at the first byte, without waiting for a whole "packet" */
             hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "first packet is not CONNECT");
             return len;

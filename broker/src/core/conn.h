@@ -77,6 +77,7 @@ struct hmq_conn {
     bool authenticated;       /* a hook allowed this client (auth.c) */
     bool superuser;
     struct hmq_auth_ctx *auth; /* Authenticate call in flight: input waits */
+    struct hmq_auth_ctx *auth_wait; /* enhanced authentication: waiting for the client's AUTH */
     struct hmq_auth_ctx *ident; /* identity for hooks after CONNECT (NULL without a hook engine) */
     struct hmq_pub_hold *pub_head, *pub_tail; /* publishes waiting for hooks, in arrival order */
     uint32_t pub_held;

@@ -76,7 +76,7 @@ static hmq_msg_t *build_will(hmq_conn_t *c, const hmq_connect_t *k)
 static bool check_connect(hmq_conn_t *c, const hmq_connect_t *k)
 {
     const hmq_config_t *cfg = c->w->cfg;
-    if (k->props.present & HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD)) {
+    if ((k->props.present & HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD)) && !c->w->broker->hooks) {
         hmq_conn_refuse(c, HMQ_RC_BAD_AUTH_METHOD, HMQ_V3_REFUSED_NOT_AUTHORIZED,
                "authentication method not supported");
         return false;
@@ -275,6 +275,7 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
     c->state = HMQ_CONN_CONNECTED;
     atomic_fetch_add(&w->broker->clients_connected, 1);
     HMQ_STAT_ADD(w->stats.connects, 1);
+    if (c->version == HMQ_MQTT_V5) hmq_auth_connack_props(c, &ack);
     send_connack(c, 0, present, &ack);
     LOG_DEBUG("connected", "peer=%s client_id=%.*s version=%u session_present=%d", hmq_conn_peer(c),
               (int)id_len, id, k->version, present);

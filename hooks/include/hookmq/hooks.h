@@ -326,9 +326,20 @@ typedef struct {
     const hmq_hooks_pair_t *attributes;
     size_t n_attributes;
     uint64_t expires_unix_ms; /* credential expiry, 0 = none */
+    /* MQTT 5 enhanced authentication. challenge: the provider wants another round (decision is
+     * CONTINUE): send AUTH 0x18 with auth_data and pass auth_state back in the next request.
+     * ALLOW: auth_data (may be empty) goes into the CONNACK / AUTH 0x00. Borrowed. */
+    bool challenge;
+    const uint8_t *auth_data;
+    size_t auth_data_len;
+    const uint8_t *auth_state;
+    size_t auth_state_len;
 } hmq_hooks_auth_result_t;
 
 typedef struct hmq_hooks_auth_req hmq_hooks_auth_req_t;
+#define HMQ_AUTH_PHASE_CONNECT 1        /* AuthPhase in hooks.proto */
+#define HMQ_AUTH_PHASE_CONTINUE 2       /* the client's AUTH 0x18 answering a challenge */
+#define HMQ_AUTH_PHASE_REAUTHENTICATE 3 /* AUTH 0x19 from a connected client */
 /* status 0: res is the decision. HMQ_HOOKS_ECANCELED: res is NULL. */
 typedef void (*hmq_hooks_auth_cb)(hmq_hooks_auth_req_t *req, int status,
                                   const hmq_hooks_auth_result_t *res);
@@ -340,6 +351,14 @@ struct hmq_hooks_auth_req {
     const uint8_t *password; /* binary; never logged, hashed (HMAC) in cache keys */
     size_t password_len;
     bool has_password;
+    /* MQTT 5 enhanced authentication (client->authentication_method set): never cached. */
+    uint8_t phase; /* HMQ_AUTH_PHASE_*: 0 = CONNECT */
+    const uint8_t *auth_data;
+    size_t auth_data_len;
+    const uint8_t *auth_state; /* from the previous challenge */
+    size_t auth_state_len;
+    uint32_t step; /* 1 for the CONNECT, then +1 per AUTH round */
+    const char *auth_provider; /* CONTINUE: the provider that challenged (only it is asked) */
     /* private */
     struct hmq_hooks_op *op;
 };
@@ -539,6 +558,13 @@ typedef struct {
     uint64_t expires_unix_ms;
     /* on_publish: fields replaced (HMQ_MSG_*) and their values; every pointer in `changes` is
      * malloc'd and becomes the engine's (user_properties: array and strings). */
+    /* authenticate, enhanced: a challenge (decision CONTINUE) or the final data of an ALLOW
+     * (malloc'd; the engine frees them). */
+    bool challenge;
+    uint8_t *auth_data;
+    size_t auth_data_len;
+    uint8_t *auth_state;
+    size_t auth_state_len;
     uint32_t changed;
     hmq_hooks_message_t changes;
     /* on_subscribe: one entry per subscription passed to the provider, same order (malloc'd
