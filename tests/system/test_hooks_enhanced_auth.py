@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import BROKER_KIND, hook_server_entry, wait_hooks_ready
-from mqttraw import AUTH, CONNACK, RawClient, connect, encode_properties, packet
+from mqttraw import AUTH, CONNACK, DISCONNECT, RawClient, connect, encode_properties, packet
 
 pytestmark = pytest.mark.skipif(BROKER_KIND != "hookmq", reason="hookmq's hook engine")
 
@@ -79,9 +79,39 @@ def test_protocol_errors_in_the_exchange(ea_broker):
     c = RawClient("127.0.0.1", ea_broker.port, version=5)
     c.send(connect("ea-3", version=5))
     assert c.expect(CONNACK).rc == 0  # no method: a plain CONNECT
-    c.send(_auth(0x19, None))  # re-authentication is not offered
+    c.send(_auth(0x19, None))  # no method at CONNECT: no re-authentication [MQTT-4.12.1-1]
     assert c.wait_closed()[-1].rc == 0x82
     assert ea_broker.alive()
+
+
+def _connected(b, who: bytes, cid: str) -> RawClient:
+    c = _start(b, who, cid=cid)
+    c.expect(AUTH)
+    c.send(_auth(0x18, b"answer:nonce-42:" + who))
+    assert c.expect(CONNACK).rc == 0
+    return c
+
+
+def test_reauthentication(ea_broker):
+    c = _connected(ea_broker, b"pos-5", "ea-5")
+    c.send(_auth(0x19, b"re:pos-5"))
+    a = c.expect(AUTH)
+    assert (a.rc, a.props["AuthenticationData"]) == (0x18, b"nonce-43")
+    c.subscribe(1, [("ea/re", 1)])  # the client goes on meanwhile (4.12.1)
+    c.send(_auth(0x18, b"answer:nonce-43"))
+    a = c.expect(AUTH)
+    assert (a.rc, a.props["AuthenticationData"]) == (0x00, b"rewelcome")
+    # a second re-authentication that the hook refuses ends the connection with its code
+    c.send(_auth(0x19, b"re:revoked"))
+    closing = c.wait_closed()
+    assert closing and closing[-1].type == DISCONNECT and closing[-1].rc == 0x87
+    # AUTH 0x18 without a challenge, and another method: protocol errors
+    c = _connected(ea_broker, b"pos-6", "ea-6")
+    c.send(_auth(0x18, b"unasked"))
+    assert c.wait_closed()[-1].rc == 0x82
+    c = _connected(ea_broker, b"pos-7", "ea-7")
+    c.send(_auth(0x19, b"re:x", method="other"))
+    assert c.wait_closed()[-1].rc == 0x82
 
 
 def test_unknown_method_without_a_hook(start_broker):

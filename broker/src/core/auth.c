@@ -25,6 +25,9 @@ void hmq_auth_engine_close(hmq_broker_t *b)
 
 /* ---- one Authenticate call ------------------------------------------------------------------ */
 
+/* Re-authentication of a connected client (AUTH 0x19) runs on its identity context. */
+enum { REAUTH_NONE, REAUTH_CALL, REAUTH_WAIT };
+
 typedef struct hmq_auth_ctx {
     hmq_hooks_auth_req_t req;
     hmq_hooks_client_t client;
@@ -37,6 +40,7 @@ typedef struct hmq_auth_ctx {
     uint8_t *round_data, *state, *final_data;
     size_t round_len, state_len, final_len;
     char *challenger;
+    uint8_t reauth; /* identity of a connected client: REAUTH_* */
     void **allocs; /* strings and arrays made for the request */
     size_t nallocs, allocs_cap;
 } auth_ctx_t;
@@ -367,8 +371,15 @@ void hmq_auth_cancel(hmq_conn_t *c)
 
 void hmq_ident_release(hmq_conn_t *c)
 {
-    if (c->ident) ctx_free(c->ident);
+    auth_ctx_t *a = c->ident;
     c->ident = NULL;
+    if (!a) return;
+    if (a->reauth == REAUTH_CALL) { /* the callback frees it */
+        a->conn = NULL;
+        hmq_hooks_auth_cancel(&a->req);
+        return;
+    }
+    ctx_free(a);
 }
 
 const hmq_hooks_client_t *hmq_auth_client(const hmq_conn_t *c)
@@ -402,12 +413,96 @@ uint8_t hmq_auth_check(hmq_conn_t *c, hmq_action_t action, const char *topic, ui
     return rc >= 0x80 ? rc : HMQ_RC_NOT_AUTHORIZED;
 }
 
+/* The answer to a re-authentication round of a connected client. */
+static void on_reauth_answer(hmq_hooks_auth_req_t *req, int status,
+                             const hmq_hooks_auth_result_t *res)
+{
+    auth_ctx_t *a = req->data;
+    hmq_conn_t *c = a->conn;
+    a->reauth = REAUTH_NONE;
+    if (!c) { /* the connection went away meanwhile: the context is ours to free */
+        ctx_free(a);
+        return;
+    }
+    const char *method = a->client.authentication_method;
+    if (status == 0 && res && res->challenge) {
+        free(a->state);
+        free(a->challenger);
+        a->state = res->auth_state_len ? dup_bytes(res->auth_state, res->auth_state_len) : NULL;
+        a->state_len = a->state ? res->auth_state_len : 0;
+        a->challenger = res->provider ? strdup(res->provider) : NULL;
+        if (a->req.step >= 16) {
+            hmq_conn_close(c, HMQ_RC_NOT_AUTHORIZED, "too many authentication rounds");
+            return;
+        }
+        send_auth(c, HMQ_RC_CONTINUE_AUTH, method, res->auth_data, res->auth_data_len);
+        a->reauth = REAUTH_WAIT;
+        return;
+    }
+    if (status < 0 || !res || res->decision != HMQ_DECISION_ALLOW) {
+        uint8_t rc = status < 0 || !res ? HMQ_RC_SERVER_UNAVAILABLE : res->reason_code;
+        LOG_INFO("reauth_denied", "client_id=%s reason_code=0x%02x", a->client.client_id, rc);
+        hmq_conn_close(c, rc >= 0x80 ? rc : HMQ_RC_NOT_AUTHORIZED, "re-authentication failed");
+        return;
+    }
+    /* [MQTT-4.12.1-2]: success is AUTH 0x00; the new answer's rights replace the old ones. */
+    c->superuser = res->superuser;
+    c->cred_expiry_ms = res->expires_unix_ms;
+    if (c->grants) hmq_grants_unref(c->grants);
+    c->grants = res->grants ? hmq_grants_ref(res->grants) : NULL;
+    if (c->grants && !c->username && a->client.username) c->username = strdup(a->client.username);
+    send_auth(c, HMQ_RC_SUCCESS, method, res->auth_data, res->auth_data_len);
+    LOG_DEBUG("reauthenticated", "client_id=%s", a->client.client_id);
+}
+
+/* AUTH from a connected client: 0x19 starts a re-authentication, 0x18 answers its challenge. */
+static void reauth_packet(hmq_conn_t *c, const hmq_reason_t *r)
+{
+    auth_ctx_t *a = c->ident;
+    const hmq_props_t *p = &r->props;
+    const char *method = a ? a->client.authentication_method : NULL;
+    bool ok_code = (r->code == HMQ_RC_REAUTHENTICATE && a && a->reauth == REAUTH_NONE) ||
+                   (r->code == HMQ_RC_CONTINUE_AUTH && a && a->reauth == REAUTH_WAIT);
+    if (!method || !ok_code || !(p->present & HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD)) ||
+        p->auth_method.len != strlen(method) ||
+        memcmp(p->auth_method.p, method, p->auth_method.len) != 0) {
+        /* [MQTT-4.12.1-1] only with the CONNECT's method, one exchange at a time */
+        hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "AUTH not expected");
+        return;
+    }
+    free(a->round_data);
+    a->round_data = NULL;
+    a->round_len = 0;
+    if (p->present & HMQ_PROP_BIT(HMQ_PROP_AUTH_DATA)) {
+        a->round_data = dup_bytes(p->auth_data.p, p->auth_data.len);
+        a->round_len = p->auth_data.len;
+    }
+    bool first = r->code == HMQ_RC_REAUTHENTICATE;
+    a->req.phase = first ? HMQ_AUTH_PHASE_REAUTHENTICATE : HMQ_AUTH_PHASE_CONTINUE;
+    a->req.step = first ? 1 : a->req.step + 1;
+    a->req.auth_data = a->round_data;
+    a->req.auth_data_len = a->round_data ? a->round_len : 0;
+    a->req.auth_state = first ? NULL : a->state;
+    a->req.auth_state_len = first ? 0 : a->state_len;
+    a->req.auth_provider = first ? NULL : a->challenger;
+    a->req.has_password = false;
+    a->conn = c;
+    a->reauth = REAUTH_CALL; /* the client may go on publishing meanwhile (4.12.1) */
+    if (hmq_hooks_authenticate(c->w->hooks_loop, &a->req, on_reauth_answer) < 0) {
+        a->reauth = REAUTH_NONE;
+        hmq_conn_close(c, HMQ_RC_SERVER_UNAVAILABLE, "hook engine unavailable");
+    }
+}
+
 void hmq_auth_on_auth_packet(hmq_conn_t *c, const hmq_reason_t *r)
 {
     auth_ctx_t *a = c->auth_wait;
     const hmq_props_t *p = &r->props;
-    if (!a || c->state != HMQ_CONN_NEW) {
-        /* re-authentication (AUTH 0x19 while connected) is not offered */
+    if (c->state == HMQ_CONN_CONNECTED) {
+        reauth_packet(c, r);
+        return;
+    }
+    if (!a) {
         hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "AUTH not expected");
         return;
     }

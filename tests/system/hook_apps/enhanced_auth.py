@@ -6,7 +6,9 @@ a toy challenge-response method "demo-cr" (never use it for real: it only shows 
 CONNECT with method "demo-cr" and auth data b"hello:<secret id>"  -> challenge(b"nonce-42",
 state=b"s1:<secret id>"); the client's AUTH 0x18 with data b"answer:nonce-42:<secret id>" ->
 allow(auth_data=b"welcome <secret id>"); any other answer -> deny 0x87. A third round is asked
-when the secret id is "twice" (challenge(b"again", state=b"s2")). Clients without an
+when the secret id is "twice" (challenge(b"again", state=b"s2")). Re-authentication (AUTH 0x19)
+with data b"re:revoked" is denied; any other gets challenge(b"nonce-43") and is allowed with
+b"rewelcome" for the answer b"answer:nonce-43". Clients without an
 authentication method are allowed (plain CONNECT). Prints "PORT <n>"; serves until stdin closes.
 """
 
@@ -42,6 +44,14 @@ def build() -> Hooks:
             return allow(auth_data=b"welcome " + who)
         if req.phase == "continue" and req.auth_state == b"s2" and req.auth_data == b"ok":
             return allow(auth_data=b"welcome twice")
+        if req.phase == "reauthenticate":
+            if req.auth_data == b"re:revoked":
+                return deny("revoked", code=ReasonCode.NOT_AUTHORIZED)
+            return challenge(b"nonce-43", state=b"r1:" + req.auth_data)
+        if req.phase == "continue" and req.auth_state.startswith(b"r1:"):
+            if req.auth_data != b"answer:nonce-43":
+                return deny("wrong answer")
+            return allow(auth_data=b"rewelcome")
         return deny("unexpected round")
 
     return hooks
