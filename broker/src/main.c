@@ -57,8 +57,10 @@ int main(int argc, char **argv)
     const char *config_path = NULL;
     bool check_only = false;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) config_path = argv[++i];
-        else if (!strcmp(argv[i], "--check-config")) check_only = true;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            config_path = argv[++i];
+        else if (!strcmp(argv[i], "--check-config"))
+            check_only = true;
         else if (!strcmp(argv[i], "--version")) {
             printf("hookmq %s\n", HOOKMQ_VERSION);
             return 0;

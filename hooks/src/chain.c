@@ -142,10 +142,9 @@ static void finish_sub(hmq_hooks_op_t *op, int status)
         if (d == HMQ_DECISION_CONTINUE) d = op->h->default_decision[HMQ_HOOK_ON_SUBSCRIBE];
         res[i].decision = d == HMQ_DECISION_DENY ? HMQ_DECISION_DENY : HMQ_DECISION_ALLOW;
         res[i].reason = st->reason ? st->reason : "";
-        res[i].reason_code =
-            res[i].decision == HMQ_DECISION_DENY
-                ? (st->code >= 0x80 ? st->code : HMQ_RC_NOT_AUTHORIZED)
-                : 0;
+        res[i].reason_code = res[i].decision == HMQ_DECISION_DENY
+                                 ? (st->code >= 0x80 ? st->code : HMQ_RC_NOT_AUTHORIZED)
+                                 : 0;
         res[i].filter = st->filter ? st->filter : req->subs[i].filter;
         res[i].max_qos = st->max_qos > 2 ? 2 : st->max_qos;
     }
@@ -164,9 +163,8 @@ static void finish(hmq_hooks_op_t *op, int status, const hmq_hooks_value_t *v, c
     if (status == 0 && v) verdict_of(&vd, v, by, policy, cache);
     if (status == 0 && op->hook != HMQ_HOOK_ON_SUBSCRIBE)
         LOG_DEBUG("hook_decision", "hook=%s decision=%s code=0x%02x by=%s policy=%d cache=%d",
-                  hmq_hook_names[op->hook],
-                  vd.decision == HMQ_DECISION_ALLOW ? "allow" : "deny", vd.reason_code,
-                  by ? by : "default", policy, cache);
+                  hmq_hook_names[op->hook], vd.decision == HMQ_DECISION_ALLOW ? "allow" : "deny",
+                  vd.reason_code, by ? by : "default", policy, cache);
     switch (op->hook) {
     case HMQ_HOOK_AUTHENTICATE:
         finish_auth(op, status, v, &vd);
@@ -203,12 +201,12 @@ static void apply_changes(hmq_hooks_op_t *op, hmq_hooks_answer_t *a)
 {
     uint32_t c = a->changed;
     hmq_hooks_message_t *n = &a->changes, *o = &op->owned, *m = &op->msg;
-#define TAKE(bit, field)                                                                      \
-    if (c & (bit)) {                                                                          \
-        free((void *)o->field);                                                               \
-        o->field = n->field;                                                                  \
-        m->field = n->field;                                                                  \
-        n->field = NULL;                                                                      \
+#define TAKE(bit, field)                                                                           \
+    if (c & (bit)) {                                                                               \
+        free((void *)o->field);                                                                    \
+        o->field = n->field;                                                                       \
+        m->field = n->field;                                                                       \
+        n->field = NULL;                                                                           \
     }
     TAKE(HMQ_MSG_TOPIC, topic)
     TAKE(HMQ_MSG_CONTENT_TYPE, content_type)
@@ -332,13 +330,14 @@ static void key_auth(hmq_hooks_t *h, provider_t *p, const hmq_hooks_auth_req_t *
     const hmq_hooks_client_t *c = req->client;
     uint8_t hook = HMQ_HOOK_AUTHENTICATE;
     const char *fp = c->tls && c->tls->has_peer_certificate ? c->tls->fingerprint_sha256 : NULL;
-    const void *pw =
-        req->has_password ? (const void *)(req->password ? req->password : (const uint8_t *)"")
-                          : NULL;
+    const void *pw = req->has_password
+                         ? (const void *)(req->password ? req->password : (const uint8_t *)"")
+                         : NULL;
     unsigned gen = atomic_load(&p->generation);
     const void *parts[] = {p->name, &gen, &hook, c->listener, c->client_id, c->username, pw, fp};
-    size_t lens[] = {strlen(p->name),   sizeof gen,        1,       slen(c->listener),
-                     slen(c->client_id), slen(c->username), req->password_len, slen(fp)};
+    size_t lens[] = {
+        strlen(p->name),   sizeof gen,        1,       slen(c->listener), slen(c->client_id),
+        slen(c->username), req->password_len, slen(fp)};
     hmq_hooks_cache_key(h->cache, key, parts, lens, sizeof(parts) / sizeof(parts[0]));
 }
 
@@ -352,10 +351,21 @@ static void key_authz(hmq_hooks_t *h, provider_t *p, const hmq_hooks_authz_req_t
     bool user = scope == HMQ_SCOPE_USERNAME;
     bool topic = scope == HMQ_SCOPE_TOPIC;
     unsigned gen = atomic_load(&p->generation);
-    const void *parts[] = {p->name, &gen, tag, &action, user ? NULL : c->client_id, c->username,
-                           topic ? req->topic : NULL, topic ? req->share_group : NULL};
-    size_t lens[] = {strlen(p->name), sizeof gen, 2, 1, user ? 0 : slen(c->client_id),
-                     slen(c->username), topic ? slen(req->topic) : 0,
+    const void *parts[] = {p->name,
+                           &gen,
+                           tag,
+                           &action,
+                           user ? NULL : c->client_id,
+                           c->username,
+                           topic ? req->topic : NULL,
+                           topic ? req->share_group : NULL};
+    size_t lens[] = {strlen(p->name),
+                     sizeof gen,
+                     2,
+                     1,
+                     user ? 0 : slen(c->client_id),
+                     slen(c->username),
+                     topic ? slen(req->topic) : 0,
                      topic ? slen(req->share_group) : 0};
     hmq_hooks_cache_key(h->cache, key, parts, lens, sizeof(parts) / sizeof(parts[0]));
 }
@@ -389,8 +399,8 @@ static void failed(hmq_hooks_op_t *op, provider_t *p, const size_t *sent, size_t
     hmq_hooks_on_failure_t f = p->policy.on_failure[op->hook];
     LOG_INFO("hook_failure_policy", "server=%s hook=%s policy=%d", p->name,
              hmq_hook_names[op->hook], (int)f);
-    uint8_t deny_code = op->hook == HMQ_HOOK_AUTHENTICATE ? HMQ_RC_SERVER_UNAVAILABLE
-                                                          : HMQ_RC_UNSPECIFIED_ERROR;
+    uint8_t deny_code =
+        op->hook == HMQ_HOOK_AUTHENTICATE ? HMQ_RC_SERVER_UNAVAILABLE : HMQ_RC_UNSPECIFIED_ERROR;
     switch (f) {
     case HMQ_ON_FAILURE_ALLOW:
         apply_static(op, p, HMQ_DECISION_ALLOW, 0, "", true, sent, n_sent);
@@ -411,8 +421,7 @@ static void failed(hmq_hooks_op_t *op, provider_t *p, const size_t *sent, size_t
     /* fallthrough */
     case HMQ_ON_FAILURE_DENY:
     default:
-        apply_static(op, p, HMQ_DECISION_DENY, deny_code, "server unavailable", true, sent,
-                     n_sent);
+        apply_static(op, p, HMQ_DECISION_DENY, deny_code, "server unavailable", true, sent, n_sent);
         return;
     }
 }
@@ -422,11 +431,16 @@ static void failed(hmq_hooks_op_t *op, provider_t *p, const size_t *sent, size_t
 static bool serves(const provider_t *p, hmq_hook_t hook)
 {
     switch (hook) {
-    case HMQ_HOOK_AUTHENTICATE: return p->ops->authenticate;
-    case HMQ_HOOK_AUTHORIZE: return p->ops->authorize;
-    case HMQ_HOOK_ON_PUBLISH: return p->ops->on_publish;
-    case HMQ_HOOK_ON_SUBSCRIBE: return p->ops->on_subscribe;
-    default: return false;
+    case HMQ_HOOK_AUTHENTICATE:
+        return p->ops->authenticate;
+    case HMQ_HOOK_AUTHORIZE:
+        return p->ops->authorize;
+    case HMQ_HOOK_ON_PUBLISH:
+        return p->ops->on_publish;
+    case HMQ_HOOK_ON_SUBSCRIBE:
+        return p->ops->on_subscribe;
+    default:
+        return false;
     }
 }
 
@@ -449,9 +463,12 @@ bool hmq_hooks_wants(hmq_hooks_t *h, hmq_hook_t hook, const hmq_hooks_client_t *
 static const char *op_topic(const hmq_hooks_op_t *op)
 {
     switch (op->hook) {
-    case HMQ_HOOK_AUTHORIZE: return op->req.authz->topic;
-    case HMQ_HOOK_ON_PUBLISH: return op->msg.topic;
-    default: return NULL;
+    case HMQ_HOOK_AUTHORIZE:
+        return op->req.authz->topic;
+    case HMQ_HOOK_ON_PUBLISH:
+        return op->msg.topic;
+    default:
+        return NULL;
     }
 }
 
@@ -459,9 +476,12 @@ static int start_call(hmq_hooks_op_t *op, provider_t *p, hmq_hooks_call_t *call)
 {
     uint32_t dl = p->policy.deadline_ms[op->hook];
     switch (op->hook) {
-    case HMQ_HOOK_AUTHENTICATE: return p->ops->authenticate(p->self, call, op->req.auth, dl);
-    case HMQ_HOOK_AUTHORIZE: return p->ops->authorize(p->self, call, op->req.authz, dl);
-    case HMQ_HOOK_ON_PUBLISH: return p->ops->on_publish(p->self, call, op->client, &op->msg, dl);
+    case HMQ_HOOK_AUTHENTICATE:
+        return p->ops->authenticate(p->self, call, op->req.auth, dl);
+    case HMQ_HOOK_AUTHORIZE:
+        return p->ops->authorize(p->self, call, op->req.authz, dl);
+    case HMQ_HOOK_ON_PUBLISH:
+        return p->ops->on_publish(p->self, call, op->client, &op->msg, dl);
     default: {
         hmq_hooks_subscription_t stack[16], *v = stack;
         if (call->n_sent > 16 && !(v = calloc(call->n_sent, sizeof(*v)))) return -1;
@@ -501,8 +521,10 @@ static int pick_subs(hmq_hooks_op_t *op, provider_t *p, hmq_hooks_call_t *call,
         const char *f = st->filter ? st->filter : req->subs[i].filter;
         hmq_hooks_route_t r = route(p, HMQ_HOOK_ON_SUBSCRIBE, op->client, f);
         if (r == HMQ_ROUTE_SKIP) continue;
-        if (r == HMQ_ROUTE_NOT_READY) *rt = HMQ_ROUTE_NOT_READY;
-        else if (*rt == HMQ_ROUTE_SKIP) *rt = HMQ_ROUTE_CALL;
+        if (r == HMQ_ROUTE_NOT_READY)
+            *rt = HMQ_ROUTE_NOT_READY;
+        else if (*rt == HMQ_ROUTE_SKIP)
+            *rt = HMQ_ROUTE_CALL;
         call->sent[call->n_sent++] = i;
     }
     return 0;
@@ -555,7 +577,8 @@ static void step(hmq_hooks_op_t *op)
                              op->hook == HMQ_HOOK_AUTHENTICATE ? HMQ_RC_SERVER_UNAVAILABLE
                                                                : HMQ_RC_UNSPECIFIED_ERROR,
                              "server unavailable", true, sent, n_sent);
-            else failed(op, p, sent, n_sent);
+            else
+                failed(op, p, sent, n_sent);
             free(sent);
             return;
         }
@@ -614,8 +637,8 @@ static bool apply_sub_answers(hmq_hooks_op_t *op, hmq_hooks_call_t *call)
     for (size_t i = 0; i < a->n_subs; i++) {
         hmq_hooks_sub_answer_t *s = &a->subs[i];
         int d = s->decision;
-        if (d == HMQ_DECISION_FAILURE || (d != HMQ_DECISION_CONTINUE && d != HMQ_DECISION_ALLOW &&
-                                          d != HMQ_DECISION_DENY)) {
+        if (d == HMQ_DECISION_FAILURE ||
+            (d != HMQ_DECISION_CONTINUE && d != HMQ_DECISION_ALLOW && d != HMQ_DECISION_DENY)) {
             /* this filter failed: the provider's on_failure, for it alone */
             hmq_hooks_on_failure_t f = call->p->policy.on_failure[HMQ_HOOK_ON_SUBSCRIBE];
             d = f == HMQ_ON_FAILURE_ALLOW      ? HMQ_DECISION_ALLOW
@@ -688,7 +711,8 @@ static void on_call_done(hmq_hooks_item_t *it)
     }
     if (ttl && op->hook == HMQ_HOOK_AUTHORIZE && scope > HMQ_SCOPE_FILTER)
         key_authz(op->h, p, op->req.authz, scope, &key);
-    bool enhanced = op->hook == HMQ_HOOK_AUTHENTICATE && op->req.auth->client->authentication_method;
+    bool enhanced =
+        op->hook == HMQ_HOOK_AUTHENTICATE && op->req.auth->client->authentication_method;
     if (ttl && op->hook <= HMQ_HOOK_AUTHORIZE && !enhanced && !v->challenge)
         hmq_hooks_cache_put(op->h->cache, &key, v, hmq_hooks_now_ms(), ttl);
     apply(op, p, v, false, false);

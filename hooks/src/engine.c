@@ -247,5 +247,3 @@ hmq_hook_t hmq_hooks_call_hook(const hmq_hooks_call_t *call)
 {
     return call->hook;
 }
-
-

@@ -41,7 +41,7 @@ typedef struct sitem {
     uint64_t deadline_ms; /* hmq_hooks_now_ms() time, 0 = none */
     hmq_hooks_call_t *hcall;
     bool authorize, queued, sent;
-    uint64_t queued_ms; /* when it was queued (linger) */
+    uint64_t queued_ms;         /* when it was queued (linger) */
     hmq_hooks_call_status_t st; /* when completing */
     uint8_t *buf;               /* the packed request, without deadline_ms */
     size_t len;

@@ -183,8 +183,8 @@ int hmq_grpc_authenticate(void *self, hmq_hooks_call_t *hcall, const hmq_hooks_a
         ar.password.data = (uint8_t *)req->password;
         ar.password.len = req->password_len;
     }
-    ar.phase = req->phase ? (Hookmq__V1__AuthPhase)req->phase
-                          : HOOKMQ__V1__AUTH_PHASE__AUTH_PHASE_CONNECT;
+    ar.phase =
+        req->phase ? (Hookmq__V1__AuthPhase)req->phase : HOOKMQ__V1__AUTH_PHASE__AUTH_PHASE_CONNECT;
     ar.step = req->step ? req->step : 1;
     ar.auth_method = (char *)(c->authentication_method ? c->authentication_method : "");
     ar.auth_data.data = (uint8_t *)req->auth_data;

@@ -291,12 +291,20 @@ void hmq_pb_result_decode(const Hookmq__V1__Result *r, hmq_hooks_answer_t *a)
     a->reason = strdup(r && r->reason ? r->reason : "");
     if (!r) return;
     switch (r->decision) {
-    case HOOKMQ__V1__DECISION__DECISION_CONTINUE: a->decision = HMQ_DECISION_CONTINUE; break;
-    case HOOKMQ__V1__DECISION__DECISION_ALLOW: a->decision = HMQ_DECISION_ALLOW; break;
-    case HOOKMQ__V1__DECISION__DECISION_DENY: a->decision = HMQ_DECISION_DENY; break;
-    default: break;
+    case HOOKMQ__V1__DECISION__DECISION_CONTINUE:
+        a->decision = HMQ_DECISION_CONTINUE;
+        break;
+    case HOOKMQ__V1__DECISION__DECISION_ALLOW:
+        a->decision = HMQ_DECISION_ALLOW;
+        break;
+    case HOOKMQ__V1__DECISION__DECISION_DENY:
+        a->decision = HMQ_DECISION_DENY;
+        break;
+    default:
+        break;
     }
     a->reason_code = r->reason_code <= 0xff ? (uint8_t)r->reason_code : HMQ_RC_UNSPECIFIED_ERROR;
     a->cache_ttl_ms = r->cache ? r->cache->ttl_ms : 0;
-    a->cache_scope = r->cache && r->cache->scope <= HMQ_SCOPE_USERNAME ? (uint8_t)r->cache->scope : 0;
+    a->cache_scope =
+        r->cache && r->cache->scope <= HMQ_SCOPE_USERNAME ? (uint8_t)r->cache->scope : 0;
 }

@@ -107,7 +107,8 @@ static void test_bad_enums_and_strings(void **state)
     load_fails("listeners:\n  - name: a\n    type: tls\n", NULL);
     assert_error("t.yaml:2: listeners[0]: type tls needs tls_cert_file and tls_key_file");
     load_fails("listeners:\n  - name: a\n    type: tls\n    tls_cert_file: c.pem\n"
-               "    tls_key_file: k.pem\n    tls_client_cert: required\n", NULL);
+               "    tls_key_file: k.pem\n    tls_client_cert: required\n",
+               NULL);
     assert_error("t.yaml:2: listeners[0]: tls_client_cert required needs tls_ca_file");
     load_fails("listeners:\n  - name: a\n    tls_min_version: 1.1\n", NULL);
     assert_error("t.yaml:3: listeners[0].tls_min_version: expected one of 1.2, 1.3, got '1.1'");
@@ -159,8 +160,8 @@ static void test_unknown_keys(void **state)
     assert_error("t.yaml:4: limits.frobnicate: unknown key");
     assert_error("t.yaml:5: limit: unknown key (did you mean 'limits'?)");
     assert_error("t.yaml:9: listeners[0].prot: unknown key (did you mean 'port'?)");
-    assert_error(
-        "t.yaml:10: zzz: unknown key (sections: broker, listeners, limits, mqtt, auth, log, hooks)");
+    assert_error("t.yaml:10: zzz: unknown key (sections: broker, listeners, limits, mqtt, auth, "
+                 "log, hooks)");
     /* Errors come in the order of the file. */
     assert_true(strstr(err, "t.yaml:2:") < strstr(err, "t.yaml:10:"));
     /* Keys are case-sensitive, as in YAML. */

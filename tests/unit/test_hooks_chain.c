@@ -360,8 +360,9 @@ static void test_on_subscribe_per_filter(void **state)
     (void)state;
     fake_t a = {.sub_script = "DRC"}, b = {.sub_script = "AA"};
     env_t *e = env_new(&a, &b, NULL, NULL);
-    hmq_hooks_subscription_t subs[3] = {
-        {.filter = "secret/#", .qos = 1}, {.filter = "news", .qos = 2}, {.filter = "x/y", .qos = 1}};
+    hmq_hooks_subscription_t subs[3] = {{.filter = "secret/#", .qos = 1},
+                                        {.filter = "news", .qos = 2},
+                                        {.filter = "x/y", .qos = 1}};
     hmq_hooks_subscribe_req_t req = {.data = e, .client = &client, .subs = subs, .n_subs = 3};
     assert_int_equal(hmq_hooks_on_subscribe(&e->hl, &req, on_sub), 0);
     wait_done(e);
@@ -374,7 +375,7 @@ static void test_on_subscribe_per_filter(void **state)
     assert_int_equal(e->subs[2].decision, HMQ_DECISION_ALLOW);
     assert_string_equal(e->sub_filters[2], "x/y");
     assert_int_equal(e->subs[2].max_qos, 2);
-    assert_int_equal(b.seen_subs, 2); /* the denied filter is not sent on */
+    assert_int_equal(b.seen_subs, 2);                 /* the denied filter is not sent on */
     assert_string_equal(b.seen_topic, "tenant/news"); /* b saw the rewrite */
     env_free(e);
 }

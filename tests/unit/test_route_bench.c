@@ -44,10 +44,18 @@ static double measure(size_t unrelated, size_t *matched)
     char f[64];
     for (size_t i = 0; i < unrelated; i++) {
         switch (i % 4) { /* siblings of the matching path, other subtrees, other wildcards */
-        case 0: snprintf(f, sizeof f, "pay/m%zu/notify", i); break;
-        case 1: snprintf(f, sizeof f, "dev/%zu/+/cmd", i); break;
-        case 2: snprintf(f, sizeof f, "pay/+/n%zu", i); break;
-        default: snprintf(f, sizeof f, "$share/g%zu/dev/%zu/evt", i % 8, i); break;
+        case 0:
+            snprintf(f, sizeof f, "pay/m%zu/notify", i);
+            break;
+        case 1:
+            snprintf(f, sizeof f, "dev/%zu/+/cmd", i);
+            break;
+        case 2:
+            snprintf(f, sizeof f, "pay/+/n%zu", i);
+            break;
+        default:
+            snprintf(f, sizeof f, "$share/g%zu/dev/%zu/evt", i % 8, i);
+            break;
         }
         assert_int_equal(route_add(idx, f, s, 1, 0), 1);
     }
@@ -83,8 +91,8 @@ static void test_match_cost_independent_of_unrelated(void **state)
     size_t matched[3];
     for (int i = 0; i < nsizes; i++) {
         ns[i] = measure(sizes[i], &matched[i]);
-        print_message("match with %7zu unrelated subscriptions: %6.1f ns (%zu matches)\n",
-                      sizes[i], ns[i], matched[i]);
+        print_message("match with %7zu unrelated subscriptions: %6.1f ns (%zu matches)\n", sizes[i],
+                      ns[i], matched[i]);
         assert_int_equal(matched[i], 4);
     }
     print_message("ratio 100k/10: %.2f\n", ns[1] / ns[0]);

@@ -92,13 +92,15 @@ static void *writer(void *arg)
         unsigned slot = k % WINDOW;
         if (live[slot]) { /* the subscriber of k - WINDOW leaves */
             churn_filters(k - WINDOW, f);
-            for (int i = 0; i < NF; i++) CHECK(sh, route_remove(sh->idx, f[i], live[slot]) == 0);
+            for (int i = 0; i < NF; i++)
+                CHECK(sh, route_remove(sh->idx, f[i], live[slot]) == 0);
             live[slot] = NULL; /* the index held the last reference */
         }
         hmq_subscriber_t *s = hmq_subscriber_new(UID_CHURN + k, 0);
         atomic_store(&s->online, k % 2);
         churn_filters(k, f);
-        for (int i = 0; i < NF; i++) CHECK(sh, route_add(sh->idx, f[i], s, 1, k) == 1);
+        for (int i = 0; i < NF; i++)
+            CHECK(sh, route_add(sh->idx, f[i], s, 1, k) == 1);
         live[slot] = s;
         hmq_subscriber_unref(s);
         /* Replace the permanent "+" subscription's options (and its entry) all the time. */
@@ -117,8 +119,9 @@ static void test_readers_and_writer(void **state)
 {
     (void)state;
     shared_t sh = {.idx = hmq_topic_index_new()};
-    hmq_subscriber_t *plus = hmq_subscriber_new(UID_PLUS, 0), *hash = hmq_subscriber_new(UID_HASH, 1),
-                     *g1 = hmq_subscriber_new(UID_G1, 2), *g2 = hmq_subscriber_new(UID_G2, 3);
+    hmq_subscriber_t *plus = hmq_subscriber_new(UID_PLUS, 0),
+                     *hash = hmq_subscriber_new(UID_HASH, 1), *g1 = hmq_subscriber_new(UID_G1, 2),
+                     *g2 = hmq_subscriber_new(UID_G2, 3);
     atomic_store(&g1->online, true);
     assert_int_equal(route_add(sh.idx, "t/+/x", plus, 0, 0), 1);
     assert_int_equal(route_add(sh.idx, "t/#", hash, 0, 0), 1);
@@ -128,11 +131,13 @@ static void test_readers_and_writer(void **state)
     sh.plus = plus;
 
     pthread_t r[READERS], w;
-    for (int i = 0; i < READERS; i++) pthread_create(&r[i], NULL, reader, &sh);
+    for (int i = 0; i < READERS; i++)
+        pthread_create(&r[i], NULL, reader, &sh);
     pthread_create(&w, NULL, writer, &sh);
     pthread_join(w, NULL);
     atomic_store(&sh.stop, true);
-    for (int i = 0; i < READERS; i++) pthread_join(r[i], NULL);
+    for (int i = 0; i < READERS; i++)
+        pthread_join(r[i], NULL);
 
     print_message("%lu matches by %d readers during %d subscription changes\n",
                   atomic_load(&sh.matches), READERS, WRITES * (2 * NF + 1));

@@ -86,7 +86,8 @@ static void test_spec_examples(void **state)
     hits_t h;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         size_t expected = 0;
-        for (const uint64_t *u = cases[c].uids; *u; u++) expected++;
+        for (const uint64_t *u = cases[c].uids; *u; u++)
+            expected++;
         hits_match(idx, cases[c].topic, &h);
         for (size_t i = 0; i < expected; i++) {
             if (hits_count(&h, cases[c].uids[i], NULL) != 1)
@@ -95,13 +96,13 @@ static void test_spec_examples(void **state)
         }
         if (h.n != expected) {
             for (size_t i = 0; i < h.n; i++)
-                print_message("topic '%s' matched '%s'\n", cases[c].topic,
-                              filters[h.v[i].uid - 1]);
+                print_message("topic '%s' matched '%s'\n", cases[c].topic, filters[h.v[i].uid - 1]);
             fail_msg("topic '%s': %zu matches, expected %zu", cases[c].topic, h.n, expected);
         }
     }
     hmq_topic_index_free(idx);
-    for (size_t i = 0; i < NFILTERS; i++) hmq_subscriber_unref(subs[i]);
+    for (size_t i = 0; i < NFILTERS; i++)
+        hmq_subscriber_unref(subs[i]);
 }
 
 static void test_overlapping_filters_reported_once_each(void **state)
@@ -175,8 +176,9 @@ static void test_remove(void **state)
 static void test_prune_to_empty(void **state)
 {
     (void)state;
-    static const char *const fs[] = {"a/b/c", "a/b", "a/+/c", "a/#", "+/+", "#", "/",
-                                     "$share/g/a/b/c", "$share/h/a/+", "$SYS/x", "a//"};
+    static const char *const fs[] = {"a/b/c",        "a/b",    "a/+/c", "a/#",
+                                     "+/+",          "#",      "/",     "$share/g/a/b/c",
+                                     "$share/h/a/+", "$SYS/x", "a//"};
     const size_t nf = sizeof fs / sizeof fs[0];
     hmq_topic_index_t *idx = hmq_topic_index_new();
     hmq_subscriber_t *a = hmq_subscriber_new(1, 0), *b = hmq_subscriber_new(2, 0);
@@ -189,7 +191,8 @@ static void test_prune_to_empty(void **state)
     assert_int_equal(refs_of(a), 1 + nf);
 
     /* Removing a prefix filter keeps the deeper ones reachable. */
-    for (size_t i = 0; i < nf; i++) assert_int_equal(route_remove(idx, fs[i], a), 0);
+    for (size_t i = 0; i < nf; i++)
+        assert_int_equal(route_remove(idx, fs[i], a), 0);
     assert_int_equal(route_remove(idx, "a/b", b), 0);
     hits_t h;
     assert_int_equal(hits_match(idx, "a/b/c", &h), 5); /* a/b/c a/+/c a/# # share g */
@@ -227,7 +230,8 @@ static void test_invalid_share_and_long_filter(void **state)
     assert_int_equal(h.v[0].group[0], 0);
     /* A deep filter (10000 levels) neither overflows nor leaks. */
     static char deep[20000];
-    for (size_t i = 0; i < 10000; i++) memcpy(deep + 2 * i, "x/", 2);
+    for (size_t i = 0; i < 10000; i++)
+        memcpy(deep + 2 * i, "x/", 2);
     deep[19999] = 0;
     assert_int_equal(hmq_topic_index_add(idx, deep, 19999, &(hmq_sub_entry_t){.sub = a}), 1);
     h.n = 0;

@@ -38,7 +38,8 @@ static size_t match(hmq_retained_t *r, const char *filter, uint64_t now, seen_t 
 static bool saw(const seen_t *s, const char *topic)
 {
     size_t k = 0;
-    for (size_t i = 0; i < s->n && i < SEEN_MAX; i++) k += strcmp(s->topics[i], topic) == 0;
+    for (size_t i = 0; i < s->n && i < SEEN_MAX; i++)
+        k += strcmp(s->topics[i], topic) == 0;
     return k == 1;
 }
 
@@ -95,8 +96,19 @@ static void test_set_replace_clear(void **state)
 }
 
 static const char *const topics[] = {
-    "sport/tennis/player1", "sport/tennis/player1/ranking", "sport/tennis/player2", "sport",
-    "sport/", "/finance", "finance", "$SYS/monitor/Clients", "$SYS", "a//b", "a/x/b", "/", "//",
+    "sport/tennis/player1",
+    "sport/tennis/player1/ranking",
+    "sport/tennis/player2",
+    "sport",
+    "sport/",
+    "/finance",
+    "finance",
+    "$SYS/monitor/Clients",
+    "$SYS",
+    "a//b",
+    "a/x/b",
+    "/",
+    "//",
 };
 
 static const struct {
@@ -104,8 +116,9 @@ static const struct {
     const char *expect[16];
 } cases[] = {
     {"sport/tennis/player1/#", {"sport/tennis/player1", "sport/tennis/player1/ranking"}},
-    {"sport/#", {"sport", "sport/", "sport/tennis/player1", "sport/tennis/player1/ranking",
-                 "sport/tennis/player2"}},
+    {"sport/#",
+     {"sport", "sport/", "sport/tennis/player1", "sport/tennis/player1/ranking",
+      "sport/tennis/player2"}},
     {"sport/tennis/+", {"sport/tennis/player1", "sport/tennis/player2"}},
     {"sport/+", {"sport/"}},
     {"+", {"sport", "finance"}},
@@ -130,7 +143,8 @@ static void test_wildcards_dollar_and_empty_levels(void **state)
 {
     (void)state;
     hmq_retained_t *r = hmq_retained_new();
-    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++) retain(r, topics[i], "p");
+    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++)
+        retain(r, topics[i], "p");
     assert_int_equal(hmq_retained_count(r), sizeof topics / sizeof topics[0]);
     seen_t s = {0};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -238,7 +252,8 @@ static void test_wide_and_deep(void **state)
     /* 20000 levels: '#' walks and frees it without recursion. */
     size_t len = 2 * 20000 - 1;
     char *deep = malloc(len + 1);
-    for (size_t i = 0; i < len; i++) deep[i] = i % 2 ? '/' : 'd';
+    for (size_t i = 0; i < len; i++)
+        deep[i] = i % 2 ? '/' : 'd';
     deep[len] = 0;
     hmq_msg_t *m = hmq_msg_new(deep, len, "x", 1, NULL, 0, 0, true);
     hmq_retained_set(r, deep, len, m);

@@ -90,7 +90,8 @@ static void test_online_members_preferred(void **state)
     assert_int_equal(got[3], 50);
 
     /* Nobody online: round robin among everyone (the message is queued offline). */
-    for (int i = 0; i < 3; i++) atomic_store(&f->s[i]->online, false);
+    for (int i = 0; i < 3; i++)
+        atomic_store(&f->s[i]->online, false);
     memset(got, 0, sizeof got);
     for (int m = 0; m < 90; m++) {
         assert_int_equal(hits_match(f->idx, "s", &h), 1); /* "s/#" matches "s" */
@@ -113,7 +114,8 @@ static void test_groups_are_distinct_by_name_and_filter(void **state)
     for (int m = 0; m < 10; m++) {
         assert_int_equal(hits_match(f->idx, "s/x", &h), 3); /* g on s/+, h on s/+, g on s/# */
         size_t g = 0;
-        for (size_t i = 0; i < h.n; i++) g += strcmp(h.v[i].group, "g") == 0;
+        for (size_t i = 0; i < h.n; i++)
+            g += strcmp(h.v[i].group, "g") == 0;
         assert_int_equal(g, 2);
         assert_int_equal(hits_count(&h, 3, "h"), 1);
     }

@@ -43,7 +43,8 @@ static void test_u64_keys(void **state)
     for (uint64_t i = 1; i <= 5000; i++)
         assert_int_equal((uintptr_t)hmq_map_get_u64(&m, i * 7919), i);
     assert_null(hmq_map_get_u64(&m, 3));
-    for (uint64_t i = 1; i <= 5000; i += 2) assert_non_null(hmq_map_del_u64(&m, i * 7919));
+    for (uint64_t i = 1; i <= 5000; i += 2)
+        assert_non_null(hmq_map_del_u64(&m, i * 7919));
     assert_int_equal(m.count, 2500);
     assert_null(hmq_map_get_u64(&m, 7919));
     assert_int_equal((uintptr_t)hmq_map_get_u64(&m, 2 * 7919), 2);

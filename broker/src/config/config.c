@@ -75,10 +75,12 @@ void hmq_config_free_listeners(hmq_config_t *cfg)
 {
     for (uint32_t i = 0; i < cfg->listener_count && i < HMQ_MAX_LISTENERS; i++) {
         hmq_listener_config_t *l = &cfg->listeners[i];
-        char **strings[] = {&l->name, &l->bind, &l->ws_path, &l->tls_cert_file,
-                            &l->tls_key_file, &l->tls_key_passphrase, &l->tls_ca_file,
-                            &l->tls_crl_file, &l->tls_ciphers,   &l->tls_ciphersuites,
-                            &l->tls_groups, &l->tls_sni_certs};
+        char **strings[] = {&l->name,         &l->bind,
+                            &l->ws_path,      &l->tls_cert_file,
+                            &l->tls_key_file, &l->tls_key_passphrase,
+                            &l->tls_ca_file,  &l->tls_crl_file,
+                            &l->tls_ciphers,  &l->tls_ciphersuites,
+                            &l->tls_groups,   &l->tls_sni_certs};
         for (size_t k = 0; k < sizeof strings / sizeof *strings; k++) {
             if (*strings[k] == l->tls_key_passphrase && l->tls_key_passphrase)
                 explicit_bzero(l->tls_key_passphrase, strlen(l->tls_key_passphrase));

@@ -303,8 +303,9 @@ static bool check_key(hmq_config_loader_t *ld, yindex_t *ix, node_t *nd,
         if (hint)
             hmq_config_error(ld, at, path, "unknown key (did you mean '%s'?)", hint);
         else if (section < 0)
-            hmq_config_error(ld, at, path,
-                             "unknown key (sections: broker, listeners, limits, mqtt, auth, log, hooks)");
+            hmq_config_error(
+                ld, at, path,
+                "unknown key (sections: broker, listeners, limits, mqtt, auth, log, hooks)");
         else
             hmq_config_error(ld, at, path, "unknown key");
         return false;

@@ -32,7 +32,8 @@ static admission_t *state(hmq_worker_t *w)
         admission_t *a = calloc(1, sizeof *a);
         if (!a) return NULL;
         hmq_map_init(&a->addrs);
-        for (uint32_t i = 0; i < HMQ_MAX_LISTENERS; i++) a->listeners[i].tokens = -1;
+        for (uint32_t i = 0; i < HMQ_MAX_LISTENERS; i++)
+            a->listeners[i].tokens = -1;
         w->admission = a;
     }
     return w->admission;
@@ -127,7 +128,8 @@ void hmq_admission_free(hmq_worker_t *w)
     admission_t *a = w->admission;
     if (!a) return;
     for (size_t i = 0; i < a->addrs.nbuckets; i++)
-        for (hmq_map_entry_t *me = a->addrs.buckets[i]; me; me = me->next) free(me->value);
+        for (hmq_map_entry_t *me = a->addrs.buckets[i]; me; me = me->next)
+            free(me->value);
     hmq_map_free(&a->addrs);
     free(a);
     w->admission = NULL;

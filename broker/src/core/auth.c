@@ -41,7 +41,7 @@ typedef struct hmq_auth_ctx {
     size_t round_len, state_len, final_len;
     char *challenger;
     uint8_t reauth; /* identity of a connected client: REAUTH_* */
-    void **allocs; /* strings and arrays made for the request */
+    void **allocs;  /* strings and arrays made for the request */
     size_t nallocs, allocs_cap;
 } auth_ctx_t;
 
@@ -73,7 +73,8 @@ static const char *str(auth_ctx_t *a, hmq_bytes_t b)
 
 static void ctx_free(auth_ctx_t *a)
 {
-    for (size_t i = 0; i < a->nallocs; i++) free(a->allocs[i]);
+    for (size_t i = 0; i < a->nallocs; i++)
+        free(a->allocs[i]);
     free(a->allocs);
     if (a->ident) hmq_tls_identity_free(a->ident);
     free(a->packet);
@@ -88,8 +89,10 @@ static void fill_peer(auth_ctx_t *a, hmq_conn_t *c)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
-    if (c->real_peer) memcpy(&ss, c->real_peer, sizeof ss);
-    else if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return;
+    if (c->real_peer)
+        memcpy(&ss, c->real_peer, sizeof ss);
+    else if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
     char *ip = keep(a, malloc(INET6_ADDRSTRLEN));
     if (!ip) return;
     if (ss.ss_family == AF_INET) {
@@ -137,14 +140,19 @@ static void fill_v5(auth_ctx_t *a, const hmq_connect_t *k)
     const hmq_props_t *p = &k->props;
     hmq_hooks_client_t *cl = &a->client;
     cl->has_properties = true;
-    cl->session_expiry_interval = p->present & HMQ_PROP_BIT(HMQ_PROP_SESSION_EXPIRY) ? p->session_expiry : 0;
-    cl->receive_maximum = p->present & HMQ_PROP_BIT(HMQ_PROP_RECEIVE_MAXIMUM) ? p->receive_maximum : 65535;
-    cl->maximum_packet_size = p->present & HMQ_PROP_BIT(HMQ_PROP_MAXIMUM_PACKET_SIZE) ? p->maximum_packet_size : 0;
-    cl->topic_alias_maximum = p->present & HMQ_PROP_BIT(HMQ_PROP_TOPIC_ALIAS_MAXIMUM) ? p->topic_alias_maximum : 0;
+    cl->session_expiry_interval =
+        p->present & HMQ_PROP_BIT(HMQ_PROP_SESSION_EXPIRY) ? p->session_expiry : 0;
+    cl->receive_maximum =
+        p->present & HMQ_PROP_BIT(HMQ_PROP_RECEIVE_MAXIMUM) ? p->receive_maximum : 65535;
+    cl->maximum_packet_size =
+        p->present & HMQ_PROP_BIT(HMQ_PROP_MAXIMUM_PACKET_SIZE) ? p->maximum_packet_size : 0;
+    cl->topic_alias_maximum =
+        p->present & HMQ_PROP_BIT(HMQ_PROP_TOPIC_ALIAS_MAXIMUM) ? p->topic_alias_maximum : 0;
     cl->request_problem_information =
         !(p->present & HMQ_PROP_BIT(HMQ_PROP_REQUEST_PROBLEM_INFO)) || p->request_problem_info;
     cl->request_response_information = p->request_response_info;
-    if (p->present & HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD)) cl->authentication_method = str(a, p->auth_method);
+    if (p->present & HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD))
+        cl->authentication_method = str(a, p->auth_method);
     if (!p->user_count) return;
     hmq_hooks_pair_t *pairs = keep(a, calloc(p->user_count, sizeof *pairs));
     if (!pairs) return;
@@ -180,11 +188,15 @@ static void keep_attributes(auth_ctx_t *a, const hmq_hooks_pair_t *src, size_t n
 static uint8_t v3_code(uint8_t rc)
 {
     switch (rc) {
-    case HMQ_RC_BAD_USERNAME_OR_PASSWORD: return HMQ_V3_REFUSED_BAD_CREDENTIALS;
+    case HMQ_RC_BAD_USERNAME_OR_PASSWORD:
+        return HMQ_V3_REFUSED_BAD_CREDENTIALS;
     case HMQ_RC_SERVER_UNAVAILABLE:
-    case HMQ_RC_SERVER_BUSY: return HMQ_V3_REFUSED_SERVER_UNAVAILABLE;
-    case HMQ_RC_CLIENT_ID_NOT_VALID: return HMQ_V3_REFUSED_IDENTIFIER;
-    default: return HMQ_V3_REFUSED_NOT_AUTHORIZED;
+    case HMQ_RC_SERVER_BUSY:
+        return HMQ_V3_REFUSED_SERVER_UNAVAILABLE;
+    case HMQ_RC_CLIENT_ID_NOT_VALID:
+        return HMQ_V3_REFUSED_IDENTIFIER;
+    default:
+        return HMQ_V3_REFUSED_NOT_AUTHORIZED;
     }
 }
 
@@ -251,8 +263,8 @@ static void on_answer(hmq_hooks_auth_req_t *req, int status, const hmq_hooks_aut
     if (status < 0 || !res || res->decision != HMQ_DECISION_ALLOW) {
         uint8_t rc = status < 0 || !res ? HMQ_RC_SERVER_UNAVAILABLE : res->reason_code;
         if (rc < 0x80) rc = HMQ_RC_NOT_AUTHORIZED;
-        LOG_INFO("connect_denied", "client_id=%s reason_code=0x%02x provider=%s", a->client.client_id, rc,
-                 res && res->provider ? res->provider : "-");
+        LOG_INFO("connect_denied", "client_id=%s reason_code=0x%02x provider=%s",
+                 a->client.client_id, rc, res && res->provider ? res->provider : "-");
         refuse(c, rc, res ? res->reason : NULL);
         ctx_free(a);
         return;
@@ -403,8 +415,8 @@ uint8_t hmq_auth_check(hmq_conn_t *c, hmq_action_t action, const char *topic, ui
     if (!c->grants) return c->ident ? HMQ_AUTH_ASK : 0;
     uint8_t rc = HMQ_RC_NOT_AUTHORIZED, granted = *qos;
     const char *client_id = c->session ? c->session->client_id : "";
-    hmq_grants_verdict_t v =
-        hmq_grants_check(c->grants, action, topic, *qos, retain, client_id, c->username, &rc, &granted);
+    hmq_grants_verdict_t v = hmq_grants_check(c->grants, action, topic, *qos, retain, client_id,
+                                              c->username, &rc, &granted);
     if (v == HMQ_GRANTS_ALLOW) {
         if (granted < *qos) *qos = granted;
         return 0;
@@ -530,7 +542,7 @@ void hmq_auth_on_auth_packet(hmq_conn_t *c, const hmq_reason_t *r)
     a->req.auth_state_len = a->state_len;
     a->req.auth_provider = a->challenger;
     a->req.has_password = false; /* the CONNECT's password was for the first round */
-    c->auth = a; /* input waits again */
+    c->auth = a;                 /* input waits again */
     if (hmq_hooks_authenticate(c->w->hooks_loop, &a->req, on_answer) < 0) {
         c->auth = NULL;
         ctx_free(a);

@@ -206,8 +206,10 @@ int hmq_broker_start(hmq_broker_t *b, const hmq_config_t *cfg, uv_loop_t *home)
 
 void hmq_broker_stop(hmq_broker_t *b)
 {
-    for (uint32_t i = 0; i < b->nworkers; i++) hmq_worker_stop(b->workers[i]);
-    for (uint32_t i = 0; i < b->nworkers; i++) hmq_worker_join_free(b->workers[i]);
+    for (uint32_t i = 0; i < b->nworkers; i++)
+        hmq_worker_stop(b->workers[i]);
+    for (uint32_t i = 0; i < b->nworkers; i++)
+        hmq_worker_join_free(b->workers[i]);
     uv_barrier_destroy(&b->stop_barrier);
     free(b->workers);
     hmq_topic_index_free(b->index);

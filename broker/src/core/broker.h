@@ -21,18 +21,18 @@ typedef struct hmq_worker hmq_worker_t;
 /* Counters: each worker owns one block and is its only writer; readers ($SYS, metrics) sum them.
  * Relaxed atomics make the cross-thread reads well defined and cost a plain store on x86. */
 typedef struct {
-    atomic_uint_fast64_t msgs_received;   /* PUBLISH packets from clients */
-    atomic_uint_fast64_t msgs_sent;       /* PUBLISH packets to clients */
+    atomic_uint_fast64_t msgs_received; /* PUBLISH packets from clients */
+    atomic_uint_fast64_t msgs_sent;     /* PUBLISH packets to clients */
     atomic_uint_fast64_t bytes_received;
     atomic_uint_fast64_t bytes_sent;
-    atomic_uint_fast64_t connects;        /* accepted CONNECTs */
+    atomic_uint_fast64_t connects; /* accepted CONNECTs */
     atomic_uint_fast64_t dropped_queue_full;
     atomic_uint_fast64_t dropped_expired;
-    atomic_uint_fast64_t dropped_too_large;  /* larger than the client's Maximum Packet Size */
-    atomic_uint_fast64_t dropped_slow;       /* QoS 0 to a client whose output buffer is full */
+    atomic_uint_fast64_t dropped_too_large; /* larger than the client's Maximum Packet Size */
+    atomic_uint_fast64_t dropped_slow;      /* QoS 0 to a client whose output buffer is full */
     atomic_uint_fast64_t dropped_offline_qos0;
-    atomic_uint_fast64_t protocol_errors;    /* connections closed for malformed/invalid input */
-    atomic_uint_fast64_t refused_rate;       /* connections refused by connect-rate limits */
+    atomic_uint_fast64_t protocol_errors; /* connections closed for malformed/invalid input */
+    atomic_uint_fast64_t refused_rate;    /* connections refused by connect-rate limits */
     atomic_uint_fast64_t dropped_not_authorized; /* PUBLISH refused by grants or authorize hooks */
     atomic_uint_fast64_t dropped_by_hook;        /* PUBLISH dropped by an on_publish hook */
 } hmq_stats_t;
@@ -49,13 +49,13 @@ typedef struct hmq_broker {
     hmq_topic_index_t *index;
     hmq_retained_t *retained;
     atomic_uint_fast64_t next_uid;
-    atomic_int connections;       /* open TCP connections, all listeners */
-    atomic_int clients_connected; /* connections that completed CONNECT */
-    uint64_t start_ms;            /* hmq_wall_ms() at start */
-    uint16_t ports[HMQ_MAX_LISTENERS]; /* actual bound ports (port 0 resolved) */
-    uv_barrier_t stop_barrier;    /* workers' two-phase shutdown (worker.c) */
+    atomic_int connections;                     /* open TCP connections, all listeners */
+    atomic_int clients_connected;               /* connections that completed CONNECT */
+    uint64_t start_ms;                          /* hmq_wall_ms() at start */
+    uint16_t ports[HMQ_MAX_LISTENERS];          /* actual bound ports (port 0 resolved) */
+    uv_barrier_t stop_barrier;                  /* workers' two-phase shutdown (worker.c) */
     struct hmq_tls_ctx *tls[HMQ_MAX_LISTENERS]; /* current context per TLS listener */
-    struct hmq_hooks *hooks;      /* hook engine, NULL without hook servers (auth.c) */
+    struct hmq_hooks *hooks;               /* hook engine, NULL without hook servers (auth.c) */
     hmq_ws_config_t ws[HMQ_MAX_LISTENERS]; /* WebSocket options per ws/wss listener */
 } hmq_broker_t;
 

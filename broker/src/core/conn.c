@@ -20,8 +20,8 @@
 #include "net/proxy.h"
 #include "util/log.h"
 
-#define CLOSE_GRACE_MS 5000  /* a closing connection that cannot flush is cut after this */
-#define IDLE_FREE_MS 1000    /* output buffers of a quiet connection are released after this */
+#define CLOSE_GRACE_MS 5000 /* a closing connection that cannot flush is cut after this */
+#define IDLE_FREE_MS 1000   /* output buffers of a quiet connection are released after this */
 #define MIN_IN_CHUNK 4096
 #define MAX_CONNECT_PACKET (256 * 1024)
 
@@ -208,7 +208,7 @@ static size_t process(hmq_conn_t *c, const uint8_t *data, size_t len)
         dispatch(c, &p, data + off, len - off);
         off += plen;
         if (c->state == HMQ_CONN_MIGRATED) return len; /* the rest travelled with the handover */
-        if (hmq_conn_input_held(c)) break; /* backpressure, hooks: the rest waits */
+        if (hmq_conn_input_held(c)) break;             /* backpressure, hooks: the rest waits */
     }
     return off;
 }
@@ -229,8 +229,10 @@ static void update_reading(hmq_conn_t *c)
     bool want = (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED) && !c->out_full &&
                 !hmq_conn_input_held(c);
     if (want && !c->reading) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = true;
-        else hmq_conn_close(c, 0, NULL);
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = true;
+        else
+            hmq_conn_close(c, 0, NULL);
     } else if (!want && c->reading) {
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
@@ -250,7 +252,8 @@ bool hmq_conn_append(uint8_t **buf, uint32_t *len, uint32_t *cap, const uint8_t 
 {
     if ((size_t)*cap - *len < n) {
         size_t want = *cap ? (size_t)*cap * 2 : 256;
-        while (want - *len < n) want *= 2;
+        while (want - *len < n)
+            want *= 2;
         if (want > UINT32_MAX) return false;
         uint8_t *b = realloc(*buf, want);
         if (!b) return false;
@@ -305,17 +308,22 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
     }
     HMQ_STAT_ADD(c->w->stats.bytes_received, (uint64_t)n);
     c->last_rx_ms = hmq_worker_now(c->w);
-    if (c->proxy_pending) hmq_conn_proxy_input(c, (const uint8_t *)buf->base, (size_t)n);
-    else if (c->tls) hmq_conn_tls_input(c, (const uint8_t *)buf->base, (size_t)n);
-    else if (c->ws) hmq_conn_ws_input(c, (const uint8_t *)buf->base, (size_t)n);
+    if (c->proxy_pending)
+        hmq_conn_proxy_input(c, (const uint8_t *)buf->base, (size_t)n);
+    else if (c->tls)
+        hmq_conn_tls_input(c, (const uint8_t *)buf->base, (size_t)n);
+    else if (c->ws)
+        hmq_conn_ws_input(c, (const uint8_t *)buf->base, (size_t)n);
     else if (c->in_len) {
         c->in_len += (uint32_t)n;
         hmq_conn_consume(c, c->in, c->in_len);
     } else {
         hmq_conn_consume(c, (const uint8_t *)buf->base, (size_t)n);
     }
-    if (c->mig) post_migration(c);
-    else update_backpressure(c);
+    if (c->mig)
+        post_migration(c);
+    else
+        update_backpressure(c);
 }
 
 int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len)
@@ -323,8 +331,10 @@ int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len)
     uv_tcp_nodelay(&c->tcp, 1);
     LOG_DEBUG("accepted", "peer=%s worker=%u", hmq_conn_peer(c), c->w->id);
     if (len) hmq_conn_consume(c, data, len);
-    if (c->mig) post_migration(c);
-    else update_reading(c);
+    if (c->mig)
+        post_migration(c);
+    else
+        update_reading(c);
     return 0;
 }
 
@@ -380,8 +390,10 @@ void hmq_conn_resume_input(hmq_conn_t *c)
 {
     if (c->in_len && (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED))
         hmq_conn_consume(c, c->in, c->in_len);
-    if (c->mig) post_migration(c);
-    else update_reading(c);
+    if (c->mig)
+        post_migration(c);
+    else
+        update_reading(c);
 }
 
 /* ---- publisher backpressure ----------------------------------------------------------------- */
@@ -444,7 +456,7 @@ void hmq_conn_check_paused(hmq_worker_t *w)
             i++;
             continue;
         }
-        paused_remove(c); /* moves another entry into slot i */
+        paused_remove(c);    /* moves another entry into slot i */
         c->last_rx_ms = now; /* we did not read: the client's keep alive was not its fault */
         if (c->in_len) hmq_conn_consume(c, c->in, c->in_len);
         update_reading(c);
@@ -459,7 +471,8 @@ uint8_t *hmq_conn_reserve(hmq_conn_t *c, size_t n)
     if ((size_t)c->out_cap - c->out_len < n) {
         /* Start small: most connections only ever get a CONNACK and PINGRESPs. */
         size_t cap = c->out_cap ? (size_t)c->out_cap * 2 : 128;
-        while (cap - c->out_len < n) cap *= 2;
+        while (cap - c->out_len < n)
+            cap *= 2;
         if (cap > UINT32_MAX) return NULL;
         uint8_t *out = realloc(c->out, cap);
         if (!out) return NULL;
@@ -534,8 +547,10 @@ static void on_write(uv_write_t *req, int status)
     c->wbuf = NULL;
     c->wbuf_len = c->wbuf_cap = 0;
     if (status < 0) {
-        if (c->state != HMQ_CONN_CLOSING && c->state != HMQ_CONN_MIGRATED) hmq_conn_close(c, 0, NULL);
-        else finish_close(c);
+        if (c->state != HMQ_CONN_CLOSING && c->state != HMQ_CONN_MIGRATED)
+            hmq_conn_close(c, 0, NULL);
+        else
+            finish_close(c);
         return;
     }
     if (c->out_len || c->tout_len) {
@@ -616,20 +631,25 @@ static void on_close(uv_handle_t *h)
     hmq_conn_t *c = h->data;
     hmq_worker_t *w = c->w;
     if (c->state != HMQ_CONN_MIGRATED) atomic_fetch_sub(&w->broker->connections, 1);
-    if (c->prev) c->prev->next = c->next;
-    else w->conns = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     if (c->dirty) { /* unlink from the dirty list */
         hmq_conn_t **pp = &w->dirty;
-        while (*pp && *pp != c) pp = &(*pp)->dirty_next;
+        while (*pp && *pp != c)
+            pp = &(*pp)->dirty_next;
         if (*pp) *pp = c->dirty_next;
     }
     if (c->in_aliases) {
-        for (uint32_t i = 0; i < w->cfg->topic_alias_maximum; i++) free(c->in_aliases[i]);
+        for (uint32_t i = 0; i < w->cfg->topic_alias_maximum; i++)
+            free(c->in_aliases[i]);
         free(c->in_aliases);
     }
     if (c->out_aliases) {
-        for (uint32_t i = 0; i < c->out_alias_count; i++) free(c->out_aliases[i].topic);
+        for (uint32_t i = 0; i < c->out_alias_count; i++)
+            free(c->out_aliases[i].topic);
         free(c->out_aliases);
     }
     if (c->tls) hmq_tls_free(c->tls);
@@ -680,13 +700,19 @@ static const char *close_reason_name(const hmq_conn_t *c, uint8_t reason)
 {
     if (c->client_disconnected) return "client";
     switch (reason) {
-    case 0: return "connection_lost";
-    case HMQ_RC_SESSION_TAKEN_OVER: return "takeover";
-    case HMQ_RC_KEEP_ALIVE_TIMEOUT: return "keepalive";
+    case 0:
+        return "connection_lost";
+    case HMQ_RC_SESSION_TAKEN_OVER:
+        return "takeover";
+    case HMQ_RC_KEEP_ALIVE_TIMEOUT:
+        return "keepalive";
     case HMQ_RC_MALFORMED_PACKET:
-    case HMQ_RC_PROTOCOL_ERROR: return "protocol_error";
-    case HMQ_RC_SERVER_SHUTTING_DOWN: return "server_shutdown";
-    default: return "kicked";
+    case HMQ_RC_PROTOCOL_ERROR:
+        return "protocol_error";
+    case HMQ_RC_SERVER_SHUTTING_DOWN:
+        return "server_shutdown";
+    default:
+        return "kicked";
     }
 }
 
@@ -735,8 +761,8 @@ void hmq_conn_close(hmq_conn_t *c, uint8_t reason, const char *reason_str)
 void hmq_conn_protocol_error(hmq_conn_t *c, int err, const char *what)
 {
     HMQ_STAT_ADD(c->w->stats.protocol_errors, 1);
-    LOG_DEBUG("protocol_error", "peer=%s error=\"%s\" at=%s", hmq_conn_peer(c), hmq_mqtt_err_str(err),
-              what ? what : "-");
+    LOG_DEBUG("protocol_error", "peer=%s error=\"%s\" at=%s", hmq_conn_peer(c),
+              hmq_mqtt_err_str(err), what ? what : "-");
     hmq_conn_close(c, hmq_mqtt_err_rc(err), hmq_mqtt_err_str(err));
 }
 

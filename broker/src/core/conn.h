@@ -18,10 +18,10 @@
 #include "net/ws.h"
 
 typedef enum {
-    HMQ_CONN_NEW,        /* waiting for CONNECT */
-    HMQ_CONN_CONNECTED,  /* CONNACK sent */
-    HMQ_CONN_CLOSING,    /* no more input processed; output flushed then closed */
-    HMQ_CONN_MIGRATED,   /* handed to another worker; handle closing */
+    HMQ_CONN_NEW,       /* waiting for CONNECT */
+    HMQ_CONN_CONNECTED, /* CONNACK sent */
+    HMQ_CONN_CLOSING,   /* no more input processed; output flushed then closed */
+    HMQ_CONN_MIGRATED,  /* handed to another worker; handle closing */
 } hmq_conn_state_t;
 
 typedef struct {
@@ -35,14 +35,14 @@ struct hmq_conn {
     uv_tcp_t tcp;
     hmq_worker_t *w;
     hmq_session_t *session;
-    hmq_conn_t *prev, *next;  /* worker's connection list */
+    hmq_conn_t *prev, *next; /* worker's connection list */
     hmq_conn_t *dirty_next;
     uint8_t state;
-    uint8_t version;          /* 3, 4, 5 after CONNECT */
+    uint8_t version; /* 3, 4, 5 after CONNECT */
     bool dirty;
-    bool writing;             /* a uv_write is in flight */
-    bool reading;             /* uv_read_start is in effect */
-    bool out_full;            /* backpressure: our output to this client is over the limit */
+    bool writing;  /* a uv_write is in flight */
+    bool reading;  /* uv_read_start is in effect */
+    bool out_full; /* backpressure: our output to this client is over the limit */
     bool request_problem_info;
     bool will_suppressed;     /* normal DISCONNECT received */
     bool client_disconnected; /* DISCONNECT received (events: reason "client") */
@@ -55,7 +55,7 @@ struct hmq_conn {
     uint32_t client_max_packet; /* 0 = protocol maximum */
     uint64_t last_rx_ms;
     uint64_t accepted_ms;
-    uint64_t idle_since_ms;   /* last time output was written; buffers freed after a while */
+    uint64_t idle_since_ms;       /* last time output was written; buffers freed after a while */
     hmq_subscriber_t *waiting_on; /* backpressure: paused until this subscriber drains */
     uint64_t paused_at;
     /* input: only a partial packet is kept here */
@@ -64,32 +64,32 @@ struct hmq_conn {
     /* output */
     uint8_t *out;
     uint32_t out_len, out_cap;
-    uint8_t *wbuf;            /* buffer being written by uv_write (allocated with its request) */
+    uint8_t *wbuf; /* buffer being written by uv_write (allocated with its request) */
     uint32_t wbuf_len, wbuf_cap;
-    uv_write_t *wreq;         /* only while a write is pending: idle connections stay small */
+    uv_write_t *wreq; /* only while a write is pending: idle connections stay small */
     /* TLS listeners: the engine, and ciphertext waiting to be written (out holds plaintext) */
     hmq_tls_t *tls;
-    hmq_ws_t *ws;             /* ws/wss listeners: the WebSocket engine (above TLS on wss) */
+    hmq_ws_t *ws; /* ws/wss listeners: the WebSocket engine (above TLS on wss) */
     uint8_t *tout;
     uint32_t tout_len, tout_cap;
-    hmq_migrate_t *mig;       /* hand-over being prepared (sent at the end of the read) */
-    bool proxy_pending;       /* PROXY protocol listener: header not received yet */
-    bool authenticated;       /* a hook allowed this client (auth.c) */
+    hmq_migrate_t *mig; /* hand-over being prepared (sent at the end of the read) */
+    bool proxy_pending; /* PROXY protocol listener: header not received yet */
+    bool authenticated; /* a hook allowed this client (auth.c) */
     bool superuser;
-    struct hmq_auth_ctx *auth; /* Authenticate call in flight: input waits */
+    struct hmq_auth_ctx *auth;      /* Authenticate call in flight: input waits */
     struct hmq_auth_ctx *auth_wait; /* enhanced authentication: waiting for the client's AUTH */
     struct hmq_auth_ctx *ident; /* identity for hooks after CONNECT (NULL without a hook engine) */
     struct hmq_pub_hold *pub_head, *pub_tail; /* publishes waiting for hooks, in arrival order */
     uint32_t pub_held;
-    struct hmq_sub_hold *sub_hold; /* a SUBSCRIBE waiting for hooks: input waits */
-    struct hmq_grants *grants; /* what the hook allowed (NULL: no restriction) */
-    char *username;            /* kept only when grants need %u */
-    char *assigned_id;         /* client identifier we assigned (CONNECT without one) */
-    uint64_t cred_expiry_ms;   /* wall clock; 0 = none */
+    struct hmq_sub_hold *sub_hold;      /* a SUBSCRIBE waiting for hooks: input waits */
+    struct hmq_grants *grants;          /* what the hook allowed (NULL: no restriction) */
+    char *username;                     /* kept only when grants need %u */
+    char *assigned_id;                  /* client identifier we assigned (CONNECT without one) */
+    uint64_t cred_expiry_ms;            /* wall clock; 0 = none */
     struct sockaddr_storage *real_peer; /* client address from the PROXY header */
     struct hmq_proxy_tls *proxy_tls;    /* TLS identity a load balancer passed (PROXY v2) */
     /* v5 topic aliases */
-    char **in_aliases;        /* [alias-1] -> topic, lazily allocated (our topic_alias_maximum) */
+    char **in_aliases; /* [alias-1] -> topic, lazily allocated (our topic_alias_maximum) */
     hmq_out_alias_t *out_aliases;
 };
 

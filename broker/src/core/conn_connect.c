@@ -78,7 +78,7 @@ static bool check_connect(hmq_conn_t *c, const hmq_connect_t *k)
     const hmq_config_t *cfg = c->w->cfg;
     if ((k->props.present & HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD)) && !c->w->broker->hooks) {
         hmq_conn_refuse(c, HMQ_RC_BAD_AUTH_METHOD, HMQ_V3_REFUSED_NOT_AUTHORIZED,
-               "authentication method not supported");
+                        "authentication method not supported");
         return false;
     }
     if (!cfg->allow_anonymous && !c->w->broker->hooks) { /* with hooks, the hook decides */
@@ -88,24 +88,25 @@ static bool check_connect(hmq_conn_t *c, const hmq_connect_t *k)
     if (k->will_flag) {
         if (k->will_qos > cfg->maximum_qos) {
             hmq_conn_refuse(c, HMQ_RC_QOS_NOT_SUPPORTED, HMQ_V3_REFUSED_NOT_AUTHORIZED,
-                   "will QoS not supported");
+                            "will QoS not supported");
             return false;
         }
         if (k->will_retain && !cfg->retain_available) {
             hmq_conn_refuse(c, HMQ_RC_RETAIN_NOT_SUPPORTED, HMQ_V3_REFUSED_NOT_AUTHORIZED,
-                   "retain not supported");
+                            "retain not supported");
             return false;
         }
         if (k->will_topic.len > cfg->max_topic_length) {
             hmq_conn_refuse(c, HMQ_RC_TOPIC_NAME_INVALID, HMQ_V3_REFUSED_NOT_AUTHORIZED,
-                   "will topic too long");
+                            "will topic too long");
             return false;
         }
     }
     if (k->version != HMQ_MQTT_V5 && cfg->max_keepalive &&
         (k->keepalive == 0 || k->keepalive > cfg->max_keepalive)) {
         /* v3 has no way to tell the client another keep alive: refuse (docs/configuration.md) */
-        hmq_conn_refuse(c, HMQ_RC_IMPL_SPECIFIC, HMQ_V3_REFUSED_IDENTIFIER, "keep alive above maximum");
+        hmq_conn_refuse(c, HMQ_RC_IMPL_SPECIFIC, HMQ_V3_REFUSED_IDENTIFIER,
+                        "keep alive above maximum");
         return false;
     }
     return true;
@@ -142,7 +143,7 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
         int n = cert_name(c, cert_id, from_cert, sizeof from_cert);
         if (n <= 0) {
             hmq_conn_refuse(c, HMQ_RC_CLIENT_ID_NOT_VALID, HMQ_V3_REFUSED_IDENTIFIER,
-                   "no client identifier in the certificate");
+                            "no client identifier in the certificate");
             return;
         }
         id = from_cert;
@@ -152,7 +153,7 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
                        (k->version == HMQ_MQTT_V5 || k->clean_start); /* [MQTT-3.1.3-8] */
         if (!allowed) {
             hmq_conn_refuse(c, HMQ_RC_CLIENT_ID_NOT_VALID, HMQ_V3_REFUSED_IDENTIFIER,
-                   "client identifier not valid");
+                            "client identifier not valid");
             return;
         }
         /* Kept on the connection: after an Authenticate call, CONNECT is processed again and
@@ -165,7 +166,8 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
         id_len = strlen(id);
         id_assigned = true;
     } else if (id_len > 65535) {
-        hmq_conn_refuse(c, HMQ_RC_CLIENT_ID_NOT_VALID, HMQ_V3_REFUSED_IDENTIFIER, "client id too long");
+        hmq_conn_refuse(c, HMQ_RC_CLIENT_ID_NOT_VALID, HMQ_V3_REFUSED_IDENTIFIER,
+                        "client id too long");
         return;
     }
 
@@ -197,14 +199,16 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
     }
     bool present = s != NULL;
     if (!s && !(s = hmq_session_new(w, id, id_len))) {
-        hmq_conn_refuse(c, HMQ_RC_SERVER_UNAVAILABLE, HMQ_V3_REFUSED_SERVER_UNAVAILABLE, "out of memory");
+        hmq_conn_refuse(c, HMQ_RC_SERVER_UNAVAILABLE, HMQ_V3_REFUSED_SERVER_UNAVAILABLE,
+                        "out of memory");
         return;
     }
     s->version = k->version;
     hmq_props_t ack = {0};
     if (k->version == HMQ_MQTT_V5) {
         uint32_t exp = (k->props.present & HMQ_PROP_BIT(HMQ_PROP_SESSION_EXPIRY))
-                           ? k->props.session_expiry : 0;
+                           ? k->props.session_expiry
+                           : 0;
         if (exp > cfg->max_session_expiry) {
             exp = cfg->max_session_expiry;
             ack.present |= HMQ_PROP_BIT(HMQ_PROP_SESSION_EXPIRY);
@@ -236,7 +240,8 @@ void hmq_conn_on_connect(hmq_conn_t *c, hmq_packet_t *p, const uint8_t *raw, siz
         s->will = build_will(c, k);
         s->will_delay_s = (k->version == HMQ_MQTT_V5 &&
                            (k->will_props.present & HMQ_PROP_BIT(HMQ_PROP_WILL_DELAY)))
-                              ? k->will_props.will_delay : 0;
+                              ? k->will_props.will_delay
+                              : 0;
     }
 
     if (k->version == HMQ_MQTT_V5) {

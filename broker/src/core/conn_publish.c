@@ -38,7 +38,8 @@ static void refuse_publish(hmq_conn_t *c, const hmq_publish_t *pub, uint8_t code
 static unsigned count_levels(const uint8_t *t, size_t len)
 {
     unsigned n = 1;
-    for (size_t i = 0; i < len; i++) n += t[i] == '/';
+    for (size_t i = 0; i < len; i++)
+        n += t[i] == '/';
     return n;
 }
 
@@ -124,9 +125,9 @@ void hmq_conn_on_publish(hmq_conn_t *c, hmq_packet_t *p)
             return;
         }
     }
-    hmq_msg_t *msg = hmq_msg_build(pub->topic, pub->payload,
-                                   c->version == HMQ_MQTT_V5 ? &pub->props : NULL, pub->qos,
-                                   pub->retain, hmq_wall_ms());
+    hmq_msg_t *msg =
+        hmq_msg_build(pub->topic, pub->payload, c->version == HMQ_MQTT_V5 ? &pub->props : NULL,
+                      pub->qos, pub->retain, hmq_wall_ms());
     if (!msg) {
         if (pub->qos == 2) hmq_session_rx_qos2_del(s, pub->packet_id);
         refuse_publish(c, pub, HMQ_RC_SERVER_BUSY, "out of memory");
@@ -136,8 +137,8 @@ void hmq_conn_on_publish(hmq_conn_t *c, hmq_packet_t *p)
     uint8_t denied = hmq_auth_check(c, HMQ_ACTION_PUBLISH, msg->topic, &granted, pub->retain);
     bool authorize = false;
     if (denied == HMQ_AUTH_ASK) { /* no grant decides: the authorize hooks, if any */
-        authorize = hmq_hooks_wants(w->broker->hooks, HMQ_HOOK_AUTHORIZE, hmq_auth_client(c),
-                                    msg->topic);
+        authorize =
+            hmq_hooks_wants(w->broker->hooks, HMQ_HOOK_AUTHORIZE, hmq_auth_client(c), msg->topic);
         denied = authorize || !c->grants ? 0 : HMQ_RC_NOT_AUTHORIZED;
     }
     if (denied) {
@@ -183,8 +184,10 @@ void hmq_conn_publish_route(hmq_conn_t *c, hmq_msg_t *msg, uint8_t qos, uint16_t
     hmq_msg_unref(msg);
     if (congested) hmq_conn_wait_for(c, congested);
     uint8_t code = n ? HMQ_RC_SUCCESS : HMQ_RC_NO_MATCHING_SUBSCRIBERS;
-    if (qos == 1) send_ack(c, HMQ_PUBACK, packet_id, code);
-    else if (qos == 2) send_ack(c, HMQ_PUBREC, packet_id, code);
+    if (qos == 1)
+        send_ack(c, HMQ_PUBACK, packet_id, code);
+    else if (qos == 2)
+        send_ack(c, HMQ_PUBREC, packet_id, code);
 }
 
 void hmq_conn_on_pubrel(hmq_conn_t *c, hmq_packet_t *p)

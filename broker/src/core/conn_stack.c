@@ -44,7 +44,8 @@ void hmq_conn_proxy_input(hmq_conn_t *c, const uint8_t *data, size_t len)
     int rc = hmq_proxy_parse(c->in, c->in_len, &info);
     if (rc == 0) return; /* more to come (the parser refuses bad bytes at once) */
     if (rc < 0) {
-        LOG_DEBUG("proxy_refused", "peer=%s error=\"%s\"", hmq_conn_peer(c), hmq_proxy_strerror(rc));
+        LOG_DEBUG("proxy_refused", "peer=%s error=\"%s\"", hmq_conn_peer(c),
+                  hmq_proxy_strerror(rc));
         HMQ_STAT_ADD(c->w->stats.protocol_errors, 1);
         hmq_conn_close(c, 0, NULL);
         return;
@@ -72,14 +73,16 @@ void hmq_conn_proxy_input(hmq_conn_t *c, const uint8_t *data, size_t len)
     size_t rest = c->in_len - (size_t)rc;
     c->in = NULL;
     c->in_len = c->in_cap = 0;
-    if (rest && c->tls) hmq_conn_tls_input(c, held + rc, rest);
-    else if (rest && c->ws) hmq_conn_ws_input(c, held + rc, rest);
-    else if (rest) hmq_conn_consume(c, held + rc, rest);
+    if (rest && c->tls)
+        hmq_conn_tls_input(c, held + rc, rest);
+    else if (rest && c->ws)
+        hmq_conn_ws_input(c, held + rc, rest);
+    else if (rest)
+        hmq_conn_consume(c, held + rc, rest);
     free(held);
 }
 
 /* ---- TLS ------------------------------------------------------------------------------------ */
-
 
 /* Ciphertext for the peer: written at the end of the loop turn. */
 static int tls_send(hmq_tls_t *t, const uint8_t *data, size_t len)
@@ -152,7 +155,8 @@ static int ws_upgrade(hmq_ws_t *ws)
         memcpy(c->real_peer, &ss, sizeof ss);
     int len = sizeof ss;
     if (!c->real_peer && uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return 0;
-    const struct sockaddr *who = c->real_peer ? (struct sockaddr *)c->real_peer : (struct sockaddr *)&ss;
+    const struct sockaddr *who =
+        c->real_peer ? (struct sockaddr *)c->real_peer : (struct sockaddr *)&ss;
     return hmq_admit_address(c->w, c->listener, who) ? 0 : -1; /* -1: 403 */
 }
 
@@ -218,7 +222,7 @@ void hmq_conn_frame_pending(hmq_conn_t *c)
         return;
     }
     if (!hmq_tls_handshake_done(c->tls)) return;
-    if (hmq_tls_write(c->tls, c->out, c->out_len) < 0) LOG_DEBUG("tls_write_failed", "peer=%s", hmq_conn_peer(c));
+    if (hmq_tls_write(c->tls, c->out, c->out_len) < 0)
+        LOG_DEBUG("tls_write_failed", "peer=%s", hmq_conn_peer(c));
     c->out_len = 0;
 }
-

@@ -23,15 +23,16 @@ static bool has_wildcard(hmq_bytes_t f)
 static unsigned count_levels(hmq_bytes_t f)
 {
     unsigned n = 1;
-    for (uint32_t i = 0; i < f.len; i++) n += f.p[i] == '/';
+    for (uint32_t i = 0; i < f.len; i++)
+        n += f.p[i] == '/';
     return n;
 }
 
 /* The broker's own checks of one filter: the SUBACK failure code, or the QoS it may get. *fatal
  * is set when the whole connection must go ([MQTT-3.8.3-4]: no local on a shared subscription);
  * *ask when no grant decides and the authorize hooks should be asked (see hmq_auth_check). */
-uint8_t hmq_conn_subscribe_check(hmq_conn_t *c, hmq_bytes_t filter, hmq_subopts_t opts,
-                                 bool *fatal, bool *ask)
+uint8_t hmq_conn_subscribe_check(hmq_conn_t *c, hmq_bytes_t filter, hmq_subopts_t opts, bool *fatal,
+                                 bool *ask)
 {
     const hmq_config_t *cfg = c->w->cfg;
     hmq_session_t *s = c->session;
@@ -42,13 +43,15 @@ uint8_t hmq_conn_subscribe_check(hmq_conn_t *c, hmq_bytes_t filter, hmq_subopts_
         return HMQ_RC_PROTOCOL_ERROR;
     }
     if (shared && !cfg->shared_subscriptions) return HMQ_RC_SHARED_SUBS_NOT_SUPPORTED;
-    if (!cfg->wildcard_subscriptions && has_wildcard(filter)) return HMQ_RC_WILDCARD_SUBS_NOT_SUPPORTED;
+    if (!cfg->wildcard_subscriptions && has_wildcard(filter))
+        return HMQ_RC_WILDCARD_SUBS_NOT_SUPPORTED;
     if (filter.len > cfg->max_topic_length || count_levels(filter) > cfg->max_topic_levels)
         return HMQ_RC_TOPIC_FILTER_INVALID;
     if (cfg->max_subscriptions && s->nsubs >= cfg->max_subscriptions) {
         bool exists = false;
         for (uint32_t i = 0; i < s->nsubs && !exists; i++)
-            exists = s->subs[i].len == filter.len && !memcmp(s->subs[i].filter, filter.p, filter.len);
+            exists =
+                s->subs[i].len == filter.len && !memcmp(s->subs[i].filter, filter.p, filter.len);
         if (!exists) return HMQ_RC_QUOTA_EXCEEDED;
     }
     if (opts.qos > cfg->maximum_qos) opts.qos = cfg->maximum_qos;
@@ -59,8 +62,10 @@ uint8_t hmq_conn_subscribe_check(hmq_conn_t *c, hmq_bytes_t filter, hmq_subopts_
         f[filter.len] = 0;
         uint8_t denied = hmq_auth_check(c, HMQ_ACTION_SUBSCRIBE, f, &opts.qos, false);
         free(f);
-        if (denied == HMQ_AUTH_ASK) *ask = true;
-        else if (denied) return denied;
+        if (denied == HMQ_AUTH_ASK)
+            *ask = true;
+        else if (denied)
+            return denied;
     }
     return opts.qos;
 }
@@ -74,11 +79,15 @@ uint8_t hmq_conn_subscribe_add(hmq_conn_t *c, hmq_bytes_t filter, hmq_subopts_t 
     bool shared = filter.len > 7 && memcmp(filter.p, "$share/", 7) == 0;
     *cookie_out = 0;
     bool existed;
-    hmq_sub_rec_t *rec = hmq_session_sub_add(s, (const char *)filter.p, filter.len, &opts, sub_id, &existed);
+    hmq_sub_rec_t *rec =
+        hmq_session_sub_add(s, (const char *)filter.p, filter.len, &opts, sub_id, &existed);
     if (!rec) return HMQ_RC_UNSPECIFIED;
-    hmq_sub_entry_t e = {.sub = s->handle, .qos = opts.qos, .no_local = opts.no_local,
+    hmq_sub_entry_t e = {.sub = s->handle,
+                         .qos = opts.qos,
+                         .no_local = opts.no_local,
                          .retain_as_published = opts.retain_as_published,
-                         .retain_handling = opts.retain_handling, .sub_id = sub_id,
+                         .retain_handling = opts.retain_handling,
+                         .sub_id = sub_id,
                          .cookie = rec->cookie};
     if (hmq_topic_index_add(c->w->broker->index, rec->filter, rec->len, &e) < 0) {
         hmq_session_sub_del(s, (const char *)filter.p, filter.len);
@@ -104,7 +113,8 @@ void hmq_conn_suback(hmq_conn_t *c, uint16_t packet_id, uint8_t *codes, const ui
     hmq_conn_send_packet(c, &ack);
     for (uint32_t k = 0; k < n; k++) {
         hmq_sub_rec_t *rec = cookies[k] && codes[k] < 0x80
-                                 ? hmq_session_sub_by_cookie(c->session, cookies[k]) : NULL;
+                                 ? hmq_session_sub_by_cookie(c->session, cookies[k])
+                                 : NULL;
         if (rec) hmq_route_retained(c->session, rec);
     }
 }
@@ -116,7 +126,8 @@ void hmq_conn_on_subscribe(hmq_conn_t *c, hmq_packet_t *p)
     uint32_t sub_id = 0;
     if (sub->props.present & HMQ_PROP_BIT(HMQ_PROP_SUBSCRIPTION_ID)) {
         if (!cfg->subscription_identifiers) {
-            hmq_conn_close(c, HMQ_RC_SUB_IDS_NOT_SUPPORTED, "subscription identifiers not supported");
+            hmq_conn_close(c, HMQ_RC_SUB_IDS_NOT_SUPPORTED,
+                           "subscription identifiers not supported");
             return;
         }
         sub_id = sub->props.sub_id;
@@ -151,8 +162,10 @@ void hmq_conn_on_subscribe(hmq_conn_t *c, hmq_packet_t *p)
         }
         i++;
     }
-    if (fatal) hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "no local on a shared subscription");
-    else hmq_conn_suback(c, sub->packet_id, codes, retained, i);
+    if (fatal)
+        hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "no local on a shared subscription");
+    else
+        hmq_conn_suback(c, sub->packet_id, codes, retained, i);
     if (codes != codes_stack) {
         free(codes);
         free(retained);
@@ -173,7 +186,9 @@ void hmq_conn_on_unsubscribe(hmq_conn_t *c, hmq_packet_t *p)
     hmq_bytes_t filter;
     while (i < sub->count && hmq_unsubscribe_next(sub, &pos, &filter)) {
         bool had = hmq_session_sub_del(s, (const char *)filter.p, filter.len);
-        if (had) hmq_topic_index_remove(c->w->broker->index, (const char *)filter.p, filter.len, s->handle);
+        if (had)
+            hmq_topic_index_remove(c->w->broker->index, (const char *)filter.p, filter.len,
+                                   s->handle);
         if (had && c->ident) hmq_event_unsubscribed(c, (const char *)filter.p, filter.len);
         codes[i++] = had ? HMQ_RC_SUCCESS : HMQ_RC_NO_SUBSCRIPTION_EXISTED;
     }

@@ -35,8 +35,10 @@ void hmq_event_disconnected(hmq_conn_t *c, uint8_t code, const char *reason, boo
 {
     hmq_hooks_t *h = wanted(c, HMQ_EVENT_DISCONNECTED);
     if (!h) return;
-    hmq_hooks_event_t ev = {
-        .type = HMQ_EVENT_DISCONNECTED, .reason_code = code, .reason = reason, .will_published = will};
+    hmq_hooks_event_t ev = {.type = HMQ_EVENT_DISCONNECTED,
+                            .reason_code = code,
+                            .reason = reason,
+                            .will_published = will};
     emit(h, c, &ev);
 }
 

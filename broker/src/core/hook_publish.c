@@ -122,8 +122,10 @@ static uint8_t ack_code(uint8_t rc)
     case HMQ_RC_NOT_AUTHORIZED:
     case HMQ_RC_TOPIC_NAME_INVALID:
     case HMQ_RC_QUOTA_EXCEEDED:
-    case HMQ_RC_PAYLOAD_FORMAT_INVALID: return rc;
-    default: return HMQ_RC_UNSPECIFIED;
+    case HMQ_RC_PAYLOAD_FORMAT_INVALID:
+        return rc;
+    default:
+        return HMQ_RC_UNSPECIFIED;
     }
 }
 
@@ -192,15 +194,18 @@ static void on_authorized(hmq_hooks_authz_req_t *req, int status, const hmq_hook
         decide(h, HOLD_DROP, res ? ack_code(res->reason_code) : HMQ_RC_UNSPECIFIED, true);
         return;
     }
-    if (h->on_publish) start_on_publish(h, true);
-    else decide(h, HOLD_ROUTE, 0, true);
+    if (h->on_publish)
+        start_on_publish(h, true);
+    else
+        decide(h, HOLD_ROUTE, 0, true);
 }
 
 static bool topic_ok(hmq_conn_t *c, const char *t)
 {
     size_t len = strlen(t);
     unsigned levels = 1;
-    for (size_t i = 0; i < len; i++) levels += t[i] == '/';
+    for (size_t i = 0; i < len; i++)
+        levels += t[i] == '/';
     return len && len <= c->w->cfg->max_topic_length && levels <= c->w->cfg->max_topic_levels &&
            t[0] != '$' && !strpbrk(t, "+#");
 }
@@ -221,8 +226,7 @@ static void on_published(hmq_hooks_publish_req_t *req, int status,
     if (res->verdict.decision != HMQ_DECISION_ALLOW) {
         HMQ_STAT_ADD(c->w->stats.dropped_by_hook, 1);
         LOG_DEBUG("publish_dropped", "topic=%s code=0x%02x by=%s", h->msg->topic,
-                  res->verdict.reason_code,
-                  res->verdict.provider ? res->verdict.provider : "-");
+                  res->verdict.reason_code, res->verdict.provider ? res->verdict.provider : "-");
         decide(h, HOLD_DROP, ack_code(res->verdict.reason_code), true);
         return;
     }
@@ -248,8 +252,8 @@ static void on_published(hmq_hooks_publish_req_t *req, int status,
 
 /* ---- entering the FIFO --------------------------------------------------------------------- */
 
-void hmq_hook_publish_hold(hmq_conn_t *c, const hmq_publish_t *pub, hmq_msg_t *msg,
-                           bool authorize, bool on_publish)
+void hmq_hook_publish_hold(hmq_conn_t *c, const hmq_publish_t *pub, hmq_msg_t *msg, bool authorize,
+                           bool on_publish)
 {
     hold_t *h = calloc(1, sizeof *h);
     if (!h) {
@@ -263,8 +267,10 @@ void hmq_hook_publish_hold(hmq_conn_t *c, const hmq_publish_t *pub, hmq_msg_t *m
     h->packet_id = pub->packet_id;
     h->on_publish = on_publish;
     h->state = HOLD_ROUTE;
-    if (c->pub_tail) c->pub_tail->next = h;
-    else c->pub_head = h;
+    if (c->pub_tail)
+        c->pub_tail->next = h;
+    else
+        c->pub_head = h;
     c->pub_tail = h;
     c->pub_held++;
     if ((authorize || on_publish) && make_view(h, pub) < 0) {
@@ -319,9 +325,12 @@ void hmq_hook_publish_abort(hmq_conn_t *c)
         if (h->qos == 2 && c->session) hmq_session_rx_qos2_del(c->session, h->packet_id);
         h->c = NULL;
         h->next = NULL;
-        if (h->state == HOLD_AUTHORIZE) hmq_hooks_op_cancel(h->authz.op);
-        else if (h->state == HOLD_ON_PUBLISH) hmq_hooks_op_cancel(h->preq.op);
-        else hold_free(h); /* decided: nothing in flight */
+        if (h->state == HOLD_AUTHORIZE)
+            hmq_hooks_op_cancel(h->authz.op);
+        else if (h->state == HOLD_ON_PUBLISH)
+            hmq_hooks_op_cancel(h->preq.op);
+        else
+            hold_free(h); /* decided: nothing in flight */
         h = next;
     }
 }

@@ -17,8 +17,8 @@
 
 /* Hold `msg` (reference taken over). authorize: ask the authorize hooks first; on_publish: then
  * the on_publish hooks. Neither: it only waits for its turn. */
-void hmq_hook_publish_hold(hmq_conn_t *c, const hmq_publish_t *pub, hmq_msg_t *msg,
-                           bool authorize, bool on_publish);
+void hmq_hook_publish_hold(hmq_conn_t *c, const hmq_publish_t *pub, hmq_msg_t *msg, bool authorize,
+                           bool on_publish);
 
 /* A refused publish behind held ones: its acknowledgement (code) waits for its turn. */
 void hmq_hook_publish_refuse(hmq_conn_t *c, const hmq_publish_t *pub, uint8_t code);

@@ -50,8 +50,10 @@ static uint8_t suback_code(uint8_t rc)
     case HMQ_RC_QUOTA_EXCEEDED:
     case HMQ_RC_SHARED_SUBS_NOT_SUPPORTED:
     case HMQ_RC_SUB_IDS_NOT_SUPPORTED:
-    case HMQ_RC_WILDCARD_SUBS_NOT_SUPPORTED: return rc;
-    default: return HMQ_RC_UNSPECIFIED;
+    case HMQ_RC_WILDCARD_SUBS_NOT_SUPPORTED:
+        return rc;
+    default:
+        return HMQ_RC_UNSPECIFIED;
     }
 }
 
@@ -95,8 +97,10 @@ static void finish(hold_t *h)
                 codes[i] = HMQ_RC_UNSPECIFIED;
                 continue;
             }
-            if (it->group) sprintf(built, "$share/%s/%s", it->group, it->rewritten);
-            else strcpy(built, it->rewritten);
+            if (it->group)
+                sprintf(built, "$share/%s/%s", it->group, it->rewritten);
+            else
+                strcpy(built, it->rewritten);
             f = built;
         }
         hmq_bytes_t fb = {.p = (const uint8_t *)f, .len = (uint32_t)strlen(f)};
@@ -179,7 +183,8 @@ static void after_authorize(hold_t *h)
     h->in_flight++;
     if (hmq_hooks_on_subscribe(c->w->hooks_loop, &h->sreq, on_subscribed) < 0) {
         h->in_flight--;
-        for (uint32_t j = 0; j < k; j++) h->items[h->hidx[j]].code = HMQ_RC_UNSPECIFIED;
+        for (uint32_t j = 0; j < k; j++)
+            h->items[h->hidx[j]].code = HMQ_RC_UNSPECIFIED;
         finish(h);
     }
 }
@@ -194,8 +199,10 @@ static void on_authorized(hmq_hooks_authz_req_t *req, int status, const hmq_hook
         if (!h->in_flight) hold_free(h);
         return;
     }
-    if (status < 0 || !res) it->code = HMQ_RC_UNSPECIFIED;
-    else if (res->decision != HMQ_DECISION_ALLOW) it->code = suback_code(res->reason_code);
+    if (status < 0 || !res)
+        it->code = HMQ_RC_UNSPECIFIED;
+    else if (res->decision != HMQ_DECISION_ALLOW)
+        it->code = suback_code(res->reason_code);
     if (!h->in_flight) after_authorize(h);
 }
 
@@ -297,7 +304,7 @@ bool hmq_hook_subscribe_start(hmq_conn_t *c, const hmq_subscribe_t *sub, uint32_
     }
     c->sub_hold = h; /* input waits (hmq_conn_input_held) */
     h->starting = true;
-    if (!h->in_flight) after_authorize(h); /* answers never come inside the start call */
+    if (!h->in_flight) after_authorize(h);     /* answers never come inside the start call */
     if (c->sub_hold == h) h->starting = false; /* still waiting: the answer resumes input */
     return true;
 }

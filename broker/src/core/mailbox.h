@@ -10,10 +10,10 @@
 #include <uv.h>
 
 typedef enum {
-    HMQ_MAIL_DELIVER,  /* hmq_deliver_batch_t: messages for sessions of this worker */
-    HMQ_MAIL_MIGRATE,  /* hmq_migrate_t: a connection whose session lives on this worker */
-    HMQ_MAIL_STOP,     /* shut the worker down */
-    HMQ_MAIL_CALL,     /* hmq_mail_call_t: run a function on the worker's thread */
+    HMQ_MAIL_DELIVER, /* hmq_deliver_batch_t: messages for sessions of this worker */
+    HMQ_MAIL_MIGRATE, /* hmq_migrate_t: a connection whose session lives on this worker */
+    HMQ_MAIL_STOP,    /* shut the worker down */
+    HMQ_MAIL_CALL,    /* hmq_mail_call_t: run a function on the worker's thread */
 } hmq_mail_kind_t;
 
 typedef struct hmq_mail {

@@ -14,16 +14,16 @@
 
 typedef struct hmq_msg {
     atomic_uint refs;
-    uint8_t qos;              /* QoS it was published with */
-    bool retain;              /* RETAIN flag it was published with */
+    uint8_t qos; /* QoS it was published with */
+    bool retain; /* RETAIN flag it was published with */
     uint16_t topic_len;
-    uint32_t props_len;       /* pre-encoded v5 properties forwarded to subscribers */
+    uint32_t props_len; /* pre-encoded v5 properties forwarded to subscribers */
     uint32_t payload_len;
-    uint64_t expiry_at_ms;    /* wall clock (hmq_wall_ms) when it expires; 0 = never */
-    uint64_t origin_uid;      /* publishing session's uid (no-local); 0 = broker ($SYS, will) */
-    char *topic;              /* NUL terminated, points into data */
-    uint8_t *props;           /* payload format, content type, response topic, correlation data,
-                                 user properties - never topic alias, sub ids or expiry */
+    uint64_t expiry_at_ms; /* wall clock (hmq_wall_ms) when it expires; 0 = never */
+    uint64_t origin_uid;   /* publishing session's uid (no-local); 0 = broker ($SYS, will) */
+    char *topic;           /* NUL terminated, points into data */
+    uint8_t *props;        /* payload format, content type, response topic, correlation data,
+                              user properties - never topic alias, sub ids or expiry */
     uint8_t *payload;
     uint8_t data[];
 } hmq_msg_t;

@@ -7,9 +7,9 @@
 /* Size of the forwarded property block. */
 static size_t forwarded_size(const hmq_props_t *p, hmq_props_t *keep)
 {
-    const uint64_t fwd = HMQ_PROP_BIT(HMQ_PROP_PAYLOAD_FORMAT) | HMQ_PROP_BIT(HMQ_PROP_CONTENT_TYPE) |
-                         HMQ_PROP_BIT(HMQ_PROP_RESPONSE_TOPIC) |
-                         HMQ_PROP_BIT(HMQ_PROP_CORRELATION_DATA);
+    const uint64_t fwd =
+        HMQ_PROP_BIT(HMQ_PROP_PAYLOAD_FORMAT) | HMQ_PROP_BIT(HMQ_PROP_CONTENT_TYPE) |
+        HMQ_PROP_BIT(HMQ_PROP_RESPONSE_TOPIC) | HMQ_PROP_BIT(HMQ_PROP_CORRELATION_DATA);
     memset(keep, 0, sizeof *keep);
     keep->present = p->present & fwd;
     keep->payload_format = p->payload_format;
@@ -19,7 +19,8 @@ static size_t forwarded_size(const hmq_props_t *p, hmq_props_t *keep)
     size_t n = hmq_mqtt_props_size(keep);
     uint32_t pos = 0;
     hmq_bytes_t k, v;
-    while (hmq_props_user_next(p, &pos, &k, &v)) n += 1 + 2 + k.len + 2 + v.len;
+    while (hmq_props_user_next(p, &pos, &k, &v))
+        n += 1 + 2 + k.len + 2 + v.len;
     return n;
 }
 
@@ -88,8 +89,8 @@ hmq_msg_t *hmq_msg_from_hook(const hmq_hooks_message_t *m, uint64_t received_wal
         if (kl > 65535 || vl > 65535) return NULL;
         plen += 1 + 2 + kl + 2 + vl;
     }
-    hmq_msg_t *msg = hmq_msg_new(m->topic, tlen, m->payload, m->payload_len, NULL, plen, m->qos,
-                                 m->retain);
+    hmq_msg_t *msg =
+        hmq_msg_new(m->topic, tlen, m->payload, m->payload_len, NULL, plen, m->qos, m->retain);
     if (!msg) return NULL;
     if (m->has_message_expiry)
         msg->expiry_at_ms = received_wall_ms + (uint64_t)m->message_expiry_interval * 1000;

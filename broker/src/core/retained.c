@@ -57,15 +57,15 @@ static rnode_t *kid_find(const rnode_t *n, const char *p, size_t len, uint64_t h
     for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
         rnode_t *c = n->kids[i];
         if (!c) return NULL;
-        if (c != TOMB && c->hash == h && c->len == len && memcmp(c->level, p, len) == 0)
-            return c;
+        if (c != TOMB && c->hash == h && c->len == len && memcmp(c->level, p, len) == 0) return c;
     }
 }
 
 static void kid_place(rnode_t *n, rnode_t *c)
 {
     uint32_t mask = n->cap - 1, i = (uint32_t)c->hash & mask;
-    while (live(n->kids[i])) i = (i + 1) & mask;
+    while (live(n->kids[i]))
+        i = (i + 1) & mask;
     if (!n->kids[i]) n->used++;
     n->kids[i] = c;
     c->slot = i;
@@ -76,7 +76,8 @@ static int kid_insert(rnode_t *n, rnode_t *c)
 {
     if ((uint64_t)(n->used + 1) * 4 > (uint64_t)n->cap * 3) {
         uint32_t cap = 4;
-        while (cap < (n->nkids + 1) * 2) cap *= 2;
+        while (cap < (n->nkids + 1) * 2)
+            cap *= 2;
         rnode_t **kids = calloc(cap, sizeof *kids);
         if (!kids) return -1;
         rnode_t **old = n->kids;
@@ -106,8 +107,7 @@ static void kid_remove(rnode_t *n, rnode_t *c)
 
 /* ---- nodes ---- */
 
-static rnode_t *node_new(hmq_retained_t *r, rnode_t *parent, const char *p, size_t len,
-                         uint64_t h)
+static rnode_t *node_new(hmq_retained_t *r, rnode_t *parent, const char *p, size_t len, uint64_t h)
 {
     rnode_t *c = calloc(1, sizeof *c + len);
     if (!c) return NULL;
@@ -174,7 +174,8 @@ void hmq_retained_free(hmq_retained_t *r)
     rnode_t *n = r->root;
     uint32_t i = 0;
     for (;;) {
-        while (i < n->cap && !live(n->kids[i])) i++;
+        while (i < n->cap && !live(n->kids[i]))
+            i++;
         if (i < n->cap) {
             n = n->kids[i];
             i = 0;
@@ -272,7 +273,8 @@ static void walk_subtree(rmatch_t *m, rnode_t *top)
     uint32_t i = 0;
     visit(m, n);
     for (;;) {
-        while (i < n->cap && !live(n->kids[i])) i++;
+        while (i < n->cap && !live(n->kids[i]))
+            i++;
         if (i < n->cap) {
             n = n->kids[i];
             i = 0;

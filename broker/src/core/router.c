@@ -76,8 +76,10 @@ static bool has_id(const uint32_t *ids, uint16_t n, uint32_t id)
 
 void hmq_route_send(hmq_worker_t *w, uint32_t target, const hmq_delivery_t *d)
 {
-    if (target == w->id) hmq_route_deliver_batch(w, d, 1);
-    else hmq_worker_post_delivery(w, target, d);
+    if (target == w->id)
+        hmq_route_deliver_batch(w, d, 1);
+    else
+        hmq_worker_post_delivery(w, target, d);
 }
 
 uint32_t hmq_route(hmq_worker_t *w, hmq_msg_t *msg, hmq_subscriber_t **congested)
@@ -87,8 +89,10 @@ uint32_t hmq_route(hmq_worker_t *w, hmq_msg_t *msg, hmq_subscriber_t **congested
     sc->count = 0;
     match_ctx_t ctx = {.sc = sc, .msg = msg};
     hmq_topic_index_match(w->broker->index, msg->topic, msg->topic_len, on_match, &ctx);
-    if (congested) *congested = ctx.congested;
-    else if (ctx.congested) hmq_subscriber_unref(ctx.congested);
+    if (congested)
+        *congested = ctx.congested;
+    else if (ctx.congested)
+        hmq_subscriber_unref(ctx.congested);
     if (sc->count > 1) qsort(sc->items, sc->count, sizeof *sc->items, cmp_match);
 
     uint32_t sessions = 0;
@@ -102,12 +106,13 @@ uint32_t hmq_route(hmq_worker_t *w, hmq_msg_t *msg, hmq_subscriber_t **congested
                 if (sc->items[j].qos > qos) qos = sc->items[j].qos;
                 rap |= sc->items[j].rap;
             }
-        hmq_delivery_t d = {.msg = hmq_msg_ref(msg), .uid = first->uid, .qos = qos,
-                            .cookie = first->cookie};
+        hmq_delivery_t d = {
+            .msg = hmq_msg_ref(msg), .uid = first->uid, .qos = qos, .cookie = first->cookie};
         d.flags = rap && msg->retain ? HMQ_DLV_RETAIN : 0;
         /* first record carries the message, further ids follow as MORE_ID records */
         uint32_t k = i;
-        while (k < j && !sc->items[k].sub_id) k++;
+        while (k < j && !sc->items[k].sub_id)
+            k++;
         d.sub_id = k < j ? sc->items[k].sub_id : 0;
         if (first->worker == w->id) {
             uint32_t ids[HMQ_MAX_SUB_IDS];
@@ -116,14 +121,16 @@ uint32_t hmq_route(hmq_worker_t *w, hmq_msg_t *msg, hmq_subscriber_t **congested
                 if (sc->items[x].sub_id && !has_id(ids, n, sc->items[x].sub_id))
                     ids[n++] = sc->items[x].sub_id;
             hmq_session_t *s = hmq_map_get_u64(&w->sessions_uid, d.uid);
-            if (s) hmq_session_deliver(s, d.msg, d.qos, d.flags, ids, n, d.cookie);
-            else hmq_msg_unref(d.msg);
+            if (s)
+                hmq_session_deliver(s, d.msg, d.qos, d.flags, ids, n, d.cookie);
+            else
+                hmq_msg_unref(d.msg);
         } else {
             hmq_worker_post_delivery(w, first->worker, &d);
             for (uint32_t x = k + 1; x < j; x++) {
                 if (!sc->items[x].sub_id || sc->items[x].sub_id == d.sub_id) continue;
-                hmq_delivery_t more = {.uid = d.uid, .sub_id = sc->items[x].sub_id,
-                                       .flags = HMQ_DLV_MORE_ID};
+                hmq_delivery_t more = {
+                    .uid = d.uid, .sub_id = sc->items[x].sub_id, .flags = HMQ_DLV_MORE_ID};
                 hmq_worker_post_delivery(w, first->worker, &more);
             }
         }
@@ -147,8 +154,10 @@ void hmq_route_deliver_batch(hmq_worker_t *w, const hmq_delivery_t *items, uint3
         }
         if (d->flags & HMQ_DLV_MORE_ID) continue; /* orphan: cannot happen, be safe */
         hmq_session_t *s = hmq_map_get_u64(&w->sessions_uid, d->uid);
-        if (s) hmq_session_deliver(s, d->msg, d->qos, d->flags, ids, nids, d->cookie);
-        else hmq_msg_unref(d->msg);
+        if (s)
+            hmq_session_deliver(s, d->msg, d->qos, d->flags, ids, nids, d->cookie);
+        else
+            hmq_msg_unref(d->msg);
     }
 }
 

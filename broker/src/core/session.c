@@ -25,7 +25,8 @@ static bool ring_push(hmq_ring_t *r, const hmq_qitem_t *it)
         uint32_t cap = r->cap ? r->cap * 2 : 8;
         hmq_qitem_t *items = malloc(cap * sizeof *items);
         if (!items) return false;
-        for (uint32_t i = 0; i < r->count; i++) items[i] = *ring_at(r, i);
+        for (uint32_t i = 0; i < r->count; i++)
+            items[i] = *ring_at(r, i);
         free(r->items);
         r->items = items;
         r->head = 0;
@@ -44,7 +45,8 @@ static void ring_pop(hmq_ring_t *r)
 /* Remove item i, keeping order. */
 static void ring_remove(hmq_ring_t *r, uint32_t i)
 {
-    for (uint32_t j = i; j + 1 < r->count; j++) *ring_at(r, j) = *ring_at(r, j + 1);
+    for (uint32_t j = i; j + 1 < r->count; j++)
+        *ring_at(r, j) = *ring_at(r, j + 1);
     r->count--;
 }
 
@@ -58,7 +60,8 @@ static void item_release(hmq_qitem_t *it)
 
 static void ring_clear(hmq_ring_t *r)
 {
-    for (uint32_t i = 0; i < r->count; i++) item_release(ring_at(r, i));
+    for (uint32_t i = 0; i < r->count; i++)
+        item_release(ring_at(r, i));
     free(r->items);
     memset(r, 0, sizeof *r);
 }
@@ -120,8 +123,10 @@ static void sweep_del(hmq_session_t *s)
 {
     if (!s->on_sweep) return;
     s->on_sweep = false;
-    if (s->sweep_prev) s->sweep_prev->sweep_next = s->sweep_next;
-    else s->w->offline = s->sweep_next;
+    if (s->sweep_prev)
+        s->sweep_prev->sweep_next = s->sweep_next;
+    else
+        s->w->offline = s->sweep_next;
     if (s->sweep_next) s->sweep_next->sweep_prev = s->sweep_prev;
     s->sweep_prev = s->sweep_next = NULL;
 }
@@ -332,14 +337,16 @@ static bool send_publish(hmq_session_t *s, const hmq_qitem_t *it, bool dup)
         }
         uint32_t n = 0;
         if (it->sub_id) ids[n++] = it->sub_id;
-        for (uint16_t i = 0; i < it->n_more && n < HMQ_MAX_SUB_IDS; i++) ids[n++] = it->more_ids[i];
+        for (uint16_t i = 0; i < it->n_more && n < HMQ_MAX_SUB_IDS; i++)
+            ids[n++] = it->more_ids[i];
         if (n) {
             p->present |= HMQ_PROP_BIT(HMQ_PROP_SUBSCRIPTION_ID);
             p->sub_ids = ids;
             p->sub_id_count = n;
         }
         bool known = false;
-        uint16_t alias = c->client_alias_max ? hmq_conn_out_alias(c, m->topic, m->topic_len, &known) : 0;
+        uint16_t alias =
+            c->client_alias_max ? hmq_conn_out_alias(c, m->topic, m->topic_len, &known) : 0;
         if (alias) {
             p->present |= HMQ_PROP_BIT(HMQ_PROP_TOPIC_ALIAS);
             p->topic_alias = alias;
@@ -476,8 +483,10 @@ void hmq_session_resume(hmq_session_t *s)
 {
     for (uint32_t i = 0; i < s->inflight.count; i++) {
         hmq_qitem_t *it = ring_at(&s->inflight, i);
-        if (it->flags & HMQ_QI_PUBREL) send_pubrel(s, it->pid);
-        else send_publish(s, it, true); /* [MQTT-4.4.0-1] resend with DUP */
+        if (it->flags & HMQ_QI_PUBREL)
+            send_pubrel(s, it->pid);
+        else
+            send_publish(s, it, true); /* [MQTT-4.4.0-1] resend with DUP */
     }
     hmq_session_pump(s);
 }
@@ -494,8 +503,10 @@ static int find_inflight(hmq_session_t *s, uint16_t pid)
 static void complete(hmq_session_t *s, int i)
 {
     item_release(ring_at(&s->inflight, (uint32_t)i));
-    if (i == 0) ring_pop(&s->inflight);
-    else ring_remove(&s->inflight, (uint32_t)i);
+    if (i == 0)
+        ring_pop(&s->inflight);
+    else
+        ring_remove(&s->inflight, (uint32_t)i);
     ring_trim(&s->inflight);
     hmq_session_pump(s);
 }

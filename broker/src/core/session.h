@@ -17,13 +17,13 @@
 
 /* Queue/in-flight item flags. */
 enum {
-    HMQ_QI_RETAIN = 1,   /* send with RETAIN */
-    HMQ_QI_SENT = 2,     /* sent at least once: resend with DUP */
-    HMQ_QI_PUBREL = 4,   /* QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP */
+    HMQ_QI_RETAIN = 1, /* send with RETAIN */
+    HMQ_QI_SENT = 2,   /* sent at least once: resend with DUP */
+    HMQ_QI_PUBREL = 4, /* QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP */
 };
 
 typedef struct {
-    hmq_msg_t *msg;     /* NULL once a QoS 2 message reached PUBREL state */
+    hmq_msg_t *msg; /* NULL once a QoS 2 message reached PUBREL state */
     uint32_t sub_id;
     uint32_t cookie;    /* shared subscription reference, 0 = none */
     uint32_t *more_ids; /* extra subscription ids (overlapping subscriptions), rare */
@@ -40,11 +40,11 @@ typedef struct {
 } hmq_ring_t;
 
 typedef struct {
-    char *filter;        /* full filter as subscribed (may be $share/g/f) */
+    char *filter; /* full filter as subscribed (may be $share/g/f) */
     uint16_t len;
     hmq_subopts_t opts;
     uint32_t sub_id;
-    uint32_t cookie;     /* session-local reference passed through the index */
+    uint32_t cookie; /* session-local reference passed through the index */
     bool shared;
 } hmq_sub_rec_t;
 
@@ -54,23 +54,23 @@ struct hmq_session {
     char *client_id;
     uint16_t id_len;
     uint8_t version;
-    bool clean;              /* ends when its connection ends */
+    bool clean; /* ends when its connection ends */
     uint64_t uid;
     hmq_subscriber_t *handle;
     hmq_conn_t *conn;
-    uint32_t expiry_s;       /* session expiry interval; UINT32_MAX = never */
-    uint64_t expire_at;      /* worker time (ms) when an offline session expires; 0 = not set */
+    uint32_t expiry_s;  /* session expiry interval; UINT32_MAX = never */
+    uint64_t expire_at; /* worker time (ms) when an offline session expires; 0 = not set */
     hmq_sub_rec_t *subs;
     uint32_t nsubs, subs_cap;
     uint32_t next_cookie;
-    hmq_ring_t queue;        /* waiting to be sent */
-    hmq_ring_t inflight;     /* sent, not yet acknowledged (send order) */
+    hmq_ring_t queue;    /* waiting to be sent */
+    hmq_ring_t inflight; /* sent, not yet acknowledged (send order) */
     uint16_t next_pid;
-    uint16_t *rx_qos2;       /* inbound QoS 2 packet ids waiting for PUBREL */
+    uint16_t *rx_qos2; /* inbound QoS 2 packet ids waiting for PUBREL */
     uint16_t n_rx_qos2, rx_qos2_cap;
     hmq_msg_t *will;
     uint32_t will_delay_s;
-    uint64_t will_at;        /* worker time (ms) when a delayed will is due; 0 = none pending */
+    uint64_t will_at; /* worker time (ms) when a delayed will is due; 0 = none pending */
     hmq_session_t *sweep_prev, *sweep_next; /* worker's list of offline sessions */
     bool on_sweep;
     bool ending;

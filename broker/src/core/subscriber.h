@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 typedef struct hmq_subscriber {
-    uint64_t uid;          /* unique per session, never reused */
-    uint32_t worker;       /* owning worker index (fixed for the session's life) */
-    atomic_bool online;    /* a connection is attached (shared subscriptions prefer online members) */
+    uint64_t uid;       /* unique per session, never reused */
+    uint32_t worker;    /* owning worker index (fixed for the session's life) */
+    atomic_bool online; /* a connection is attached (shared subscriptions prefer online members) */
     atomic_bool congested; /* online, and its queue is above the high watermark: publishers
                               routing to it pause reading (backpressure, see router.c) */
     atomic_uint refs;

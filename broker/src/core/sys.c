@@ -47,7 +47,8 @@ static void publish_hooks(hmq_worker_t *w)
                         {"timeouts", m.timeouts},     {"unavailable", m.unavailable},
                         {"cache_hits", m.cache_hits}, {"in_flight", m.in_flight}};
             for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
-                snprintf(topic, sizeof topic, "$SYS/broker/hooks/%s/%s/%s", p, names[k], rows[r].name);
+                snprintf(topic, sizeof topic, "$SYS/broker/hooks/%s/%s/%s", p, names[k],
+                         rows[r].name);
                 publish_u64(w, topic, rows[r].v);
             }
             uint64_t cum = 0;
@@ -58,7 +59,8 @@ static void publish_hooks(hmq_worker_t *w)
                     off += (size_t)snprintf(hist + off, sizeof hist - off, "le_ms=%u:%" PRIu64 " ",
                                             hmq_hooks_latency_bounds_ms[b], cum);
                 else
-                    off += (size_t)snprintf(hist + off, sizeof hist - off, "le_ms=+Inf:%" PRIu64, cum);
+                    off +=
+                        (size_t)snprintf(hist + off, sizeof hist - off, "le_ms=+Inf:%" PRIu64, cum);
             }
             snprintf(topic, sizeof topic, "$SYS/broker/hooks/%s/%s/latency", p, names[k]);
             publish(w, topic, hist);
@@ -86,8 +88,10 @@ void hmq_sys_publish(hmq_worker_t *w)
     publish_u64(w, "$SYS/broker/messages/dropped/expired", HMQ_STAT_GET(st.dropped_expired));
     publish_u64(w, "$SYS/broker/messages/dropped/too_large", HMQ_STAT_GET(st.dropped_too_large));
     publish_u64(w, "$SYS/broker/messages/dropped/slow_consumer", HMQ_STAT_GET(st.dropped_slow));
-    publish_u64(w, "$SYS/broker/messages/dropped/offline_qos0", HMQ_STAT_GET(st.dropped_offline_qos0));
-    publish_u64(w, "$SYS/broker/messages/dropped/not_authorized", HMQ_STAT_GET(st.dropped_not_authorized));
+    publish_u64(w, "$SYS/broker/messages/dropped/offline_qos0",
+                HMQ_STAT_GET(st.dropped_offline_qos0));
+    publish_u64(w, "$SYS/broker/messages/dropped/not_authorized",
+                HMQ_STAT_GET(st.dropped_not_authorized));
     publish_u64(w, "$SYS/broker/messages/dropped/hook", HMQ_STAT_GET(st.dropped_by_hook));
     publish_u64(w, "$SYS/broker/connections/refused_rate", HMQ_STAT_GET(st.refused_rate));
     publish_u64(w, "$SYS/broker/connections/protocol_errors", HMQ_STAT_GET(st.protocol_errors));

@@ -79,7 +79,7 @@ struct hmq_topic_index {
     struct cds_lfht *subs;  /* (node, subscriber) -> tsub_t, for writers */
     tnode_t *root;
     uint64_t seed;
-    pthread_mutex_t lock; /* serializes writers; protects the fields below it */
+    pthread_mutex_t lock;                /* serializes writers; protects the fields below it */
     unsigned long nodes_size, subs_size; /* buckets */
     size_t nsubs;                        /* plain subscription records */
     atomic_size_t count;
@@ -117,7 +117,8 @@ uint64_t hmq_topic_hash(uint64_t seed, const void *data, size_t len)
     }
     if (len) {
         uint64_t k = 0; /* little-endian tail, built in registers (no store forwarding stall) */
-        while (len--) k = (k << 8) | p[len];
+        while (len--)
+            k = (k << 8) | p[len];
         h ^= k;
         h *= m;
     }
@@ -146,8 +147,8 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static unsigned long node_hash(const hmq_topic_index_t *idx, const tnode_t *parent,
-                               const char *p, size_t len)
+static unsigned long node_hash(const hmq_topic_index_t *idx, const tnode_t *parent, const char *p,
+                               size_t len)
 {
     return (unsigned long)hmq_topic_hash(idx->seed ^ mix64((uintptr_t)parent), p, len);
 }
@@ -247,7 +248,8 @@ static void members_free_rcu(struct rcu_head *head)
 static void group_free_rcu(struct rcu_head *head)
 {
     tgroup_t *g = caa_container_of(head, tgroup_t, rcu);
-    for (uint32_t i = 0; i < g->m->n; i++) hmq_subscriber_unref(g->m->e[i].sub);
+    for (uint32_t i = 0; i < g->m->n; i++)
+        hmq_subscriber_unref(g->m->e[i].sub);
     free(g->m);
     free(g);
 }
@@ -359,7 +361,8 @@ static tgroup_t *group_find(tnode_t *n, const char *name, size_t len)
 static uint32_t member_index(const tmembers_t *m, const hmq_subscriber_t *sub)
 {
     uint32_t i = 0;
-    while (i < m->n && m->e[i].sub != sub) i++;
+    while (i < m->n && m->e[i].sub != sub)
+        i++;
     return i;
 }
 
@@ -503,7 +506,8 @@ void hmq_topic_index_free(hmq_topic_index_t *idx)
 static void table_fit(struct cds_lfht *ht, unsigned long *size, size_t n)
 {
     unsigned long want = TABLE_MIN;
-    while (want < n) want *= 2;
+    while (want < n)
+        want *= 2;
     if (want > *size || want * 8 <= *size) {
         if (want < *size) want *= 2;
         cds_lfht_resize(ht, want); /* a power of two: other sizes never converge */
@@ -571,7 +575,7 @@ int hmq_topic_index_remove(hmq_topic_index_t *idx, const char *filter, size_t le
 /* Round robin among online members (all members when none is online), excluding `not`.
  * The cursor remembers the last pick, so an offline member does not double its successor's
  * share. */
-static const hmq_sub_entry_t *group_pick(tgroup_t *g, const hmq_subscriber_t *not)
+static const hmq_sub_entry_t *group_pick(tgroup_t *g, const hmq_subscriber_t * not )
 {
     const tmembers_t *m = rcu_dereference(g->m);
     unsigned cur = atomic_load_explicit(&g->cursor, memory_order_relaxed);
@@ -581,7 +585,7 @@ static const hmq_sub_entry_t *group_pick(tgroup_t *g, const hmq_subscriber_t *no
         for (uint32_t k = 0; k < m->n; k++) {
             if (++j == m->n) j = 0;
             hmq_subscriber_t *s = m->e[j].sub;
-            if (s == not) continue;
+            if (s == not ) continue;
             if (any == UINT32_MAX) any = j;
             if (atomic_load_explicit(&s->online, memory_order_relaxed)) {
                 pick = j;
@@ -654,7 +658,7 @@ void hmq_topic_index_match(hmq_topic_index_t *idx, const char *topic, size_t len
 }
 
 bool hmq_topic_index_pick_shared(hmq_topic_index_t *idx, const char *filter, size_t len,
-                                 hmq_subscriber_t *not, hmq_sub_entry_t *out)
+                                 hmq_subscriber_t * not, hmq_sub_entry_t *out)
 {
     fparts_t fp;
     if (split_filter(filter, len, &fp) != 1) return false;
@@ -662,7 +666,7 @@ bool hmq_topic_index_pick_shared(hmq_topic_index_t *idx, const char *filter, siz
     rcu_read_lock();
     tnode_t *n = node_path(idx, fp.inner, fp.ilen, false);
     tgroup_t *g = n ? group_find(n, fp.group, fp.glen) : NULL;
-    const hmq_sub_entry_t *e = g ? group_pick(g, not) : NULL;
+    const hmq_sub_entry_t *e = g ? group_pick(g, not ) : NULL;
     if (e) {
         *out = *e;
         ok = true;

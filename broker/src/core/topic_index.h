@@ -31,9 +31,9 @@ typedef struct {
     bool no_local;
     bool retain_as_published;
     uint8_t retain_handling;
-    uint32_t sub_id;       /* v5 subscription identifier, 0 = none */
-    uint32_t cookie;       /* opaque to the index: the subscribing session's own reference to
-                              this subscription (copied through to match callbacks) */
+    uint32_t sub_id; /* v5 subscription identifier, 0 = none */
+    uint32_t cookie; /* opaque to the index: the subscribing session's own reference to
+                        this subscription (copied through to match callbacks) */
 } hmq_sub_entry_t;
 
 hmq_topic_index_t *hmq_topic_index_new(void);
@@ -63,7 +63,7 @@ void hmq_topic_index_match(hmq_topic_index_t *idx, const char *topic, size_t len
  * (its sub pointer is valid only inside the caller's RCU read-side section, or after taking a
  * reference inside it). */
 bool hmq_topic_index_pick_shared(hmq_topic_index_t *idx, const char *filter, size_t len,
-                                 hmq_subscriber_t *not, hmq_sub_entry_t *out);
+                                 hmq_subscriber_t * not, hmq_sub_entry_t *out);
 
 /* Number of subscriptions (entries) in the index. */
 size_t hmq_topic_index_count(hmq_topic_index_t *idx);

@@ -123,8 +123,9 @@ static void on_connection(uv_stream_t *server, int status)
     const hmq_listener_config_t *lc = &cfg->listeners[listener];
     struct sockaddr_storage peer;
     int plen = sizeof peer;
-    bool later = lc->proxy_protocol || ((lc->kind == HMQ_LISTENER_WS || lc->kind == HMQ_LISTENER_WSS) &&
-                                        lc->ws_trust_forwarded); /* address known later */
+    bool later =
+        lc->proxy_protocol || ((lc->kind == HMQ_LISTENER_WS || lc->kind == HMQ_LISTENER_WSS) &&
+                               lc->ws_trust_forwarded); /* address known later */
     if (!hmq_admit_listener(w, listener) ||
         (!later && uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0 &&
          !hmq_admit_address(w, listener, (struct sockaddr *)&peer))) {
@@ -347,7 +348,8 @@ static void worker_shutdown(hmq_worker_t *w)
 {
     w->stopping = true;
     for (uint32_t i = 0; i < w->nlisteners; i++)
-        if (!uv_is_closing((uv_handle_t *)&w->listeners[i])) uv_close((uv_handle_t *)&w->listeners[i], NULL);
+        if (!uv_is_closing((uv_handle_t *)&w->listeners[i]))
+            uv_close((uv_handle_t *)&w->listeners[i], NULL);
     for (hmq_conn_t *c = w->conns; c; c = c->next) {
         c->will_suppressed = true;
         hmq_conn_close(c, HMQ_RC_SERVER_SHUTTING_DOWN, NULL);

@@ -23,15 +23,15 @@ typedef struct hmq_session hmq_session_t;
 
 /* One delivery of a message to one session, as it crosses workers. */
 enum {
-    HMQ_DLV_RETAIN = 1,   /* send with RETAIN set */
-    HMQ_DLV_MORE_ID = 2,  /* not a new delivery: one more subscription id for the previous one */
+    HMQ_DLV_RETAIN = 1,  /* send with RETAIN set */
+    HMQ_DLV_MORE_ID = 2, /* not a new delivery: one more subscription id for the previous one */
 };
 typedef struct {
-    hmq_msg_t *msg;   /* one reference per delivery record (MORE_ID records hold none) */
-    uint64_t uid;     /* target session */
-    uint32_t sub_id;  /* v5 subscription identifier, 0 = none */
-    uint32_t cookie;  /* nonzero: came through the session's shared subscription `cookie` */
-    uint8_t qos;      /* effective QoS */
+    hmq_msg_t *msg;  /* one reference per delivery record (MORE_ID records hold none) */
+    uint64_t uid;    /* target session */
+    uint32_t sub_id; /* v5 subscription identifier, 0 = none */
+    uint32_t cookie; /* nonzero: came through the session's shared subscription `cookie` */
+    uint8_t qos;     /* effective QoS */
     uint8_t flags;
 } hmq_delivery_t;
 
@@ -50,11 +50,11 @@ typedef struct {
     uint32_t home;
     struct hmq_tls *tls; /* TLS engine, moved with the connection (NULL for plain TCP) */
     struct sockaddr_storage *real_peer; /* from a PROXY header, moved with the connection */
-    struct hmq_ws *ws;   /* WebSocket engine, moved with the connection */
-    struct hmq_proxy_tls *proxy_tls; /* PROXY v2 TLS identity, moved with the connection */
-    uint8_t *wire;       /* ciphertext not yet written (malloc'ed, may be NULL) */
+    struct hmq_ws *ws;                  /* WebSocket engine, moved with the connection */
+    struct hmq_proxy_tls *proxy_tls;    /* PROXY v2 TLS identity, moved with the connection */
+    uint8_t *wire;                      /* ciphertext not yet written (malloc'ed, may be NULL) */
     uint32_t wire_len;
-    uint32_t len, cap;   /* unprocessed plaintext input, starting with the CONNECT packet */
+    uint32_t len, cap; /* unprocessed plaintext input, starting with the CONNECT packet */
     uint8_t *data;
 } hmq_migrate_t;
 
@@ -73,25 +73,25 @@ struct hmq_worker {
     hmq_mailbox_t mailbox;
     uv_tcp_t listeners[HMQ_MAX_LISTENERS];
     uint32_t nlisteners;
-    uv_timer_t sweep;    /* keepalive, connect timeout, session expiry, will delay */
-    uv_timer_t sys;      /* $SYS publisher (worker 0 only) */
-    uv_prepare_t flush;  /* end of each loop turn: write output, post batches */
-    uint8_t *rbuf;       /* shared read buffer (one read callback at a time) */
+    uv_timer_t sweep;   /* keepalive, connect timeout, session expiry, will delay */
+    uv_timer_t sys;     /* $SYS publisher (worker 0 only) */
+    uv_prepare_t flush; /* end of each loop turn: write output, post batches */
+    uint8_t *rbuf;      /* shared read buffer (one read callback at a time) */
     size_t rbuf_cap;
-    uint8_t *pbuf;       /* shared plaintext buffer for TLS records */
+    uint8_t *pbuf; /* shared plaintext buffer for TLS records */
     size_t pbuf_cap;
     struct hmq_tls_ctx *tls[HMQ_MAX_LISTENERS]; /* this worker's reference per TLS listener */
-    hmq_map_t sessions;      /* client id -> session */
-    hmq_map_t sessions_uid;  /* uid -> session */
-    hmq_conn_t *conns;       /* every connection of this worker (doubly linked) */
-    hmq_conn_t *dirty;       /* connections with output to write this turn */
-    hmq_session_t *offline;  /* offline sessions that can expire or owe a delayed will */
+    hmq_map_t sessions;                         /* client id -> session */
+    hmq_map_t sessions_uid;                     /* uid -> session */
+    hmq_conn_t *conns;              /* every connection of this worker (doubly linked) */
+    hmq_conn_t *dirty;              /* connections with output to write this turn */
+    hmq_session_t *offline;         /* offline sessions that can expire or owe a delayed will */
     hmq_deliver_batch_t **outgoing; /* per target worker, posted at end of turn */
-    void *match_scratch;     /* router's per-publish scratch (router.c) */
-    hmq_conn_t **paused;     /* publishers paused by backpressure (conn.c) */
+    void *match_scratch;            /* router's per-publish scratch (router.c) */
+    hmq_conn_t **paused;            /* publishers paused by backpressure (conn.c) */
     uint32_t npaused, paused_cap;
-    uv_timer_t pressure;     /* runs while publishers are paused */
-    void *admission;         /* connect-rate buckets (admission.c) */
+    uv_timer_t pressure;               /* runs while publishers are paused */
+    void *admission;                   /* connect-rate buckets (admission.c) */
     struct hmq_hooks_loop *hooks_loop; /* answers of the hook engine arrive here (auth.c) */
     hmq_stats_t stats;
     bool stopping;

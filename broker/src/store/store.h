@@ -23,8 +23,8 @@ typedef struct hmq_store hmq_store_t;
 typedef struct {
     const char *client_id;
     size_t id_len;
-    uint32_t expiry_s;      /* session expiry interval */
-    uint64_t expire_at_ms;  /* wall clock, 0 while connected */
+    uint32_t expiry_s;     /* session expiry interval */
+    uint64_t expire_at_ms; /* wall clock, 0 while connected */
 } hmq_store_session_t;
 
 typedef struct {

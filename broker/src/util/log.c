@@ -28,11 +28,13 @@ static size_t fields_to_json(const char *in, char *out, size_t cap)
     size_t o = 0;
     const char *p = in;
     while (*p && o + 8 < cap) {
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         if (!*p) break;
         out[o++] = ',';
         out[o++] = '"';
-        while (*p && *p != '=' && *p != ' ' && o + 6 < cap) out[o++] = *p++;
+        while (*p && *p != '=' && *p != ' ' && o + 6 < cap)
+            out[o++] = *p++;
         out[o++] = '"';
         out[o++] = ':';
         out[o++] = '"';

@@ -59,7 +59,8 @@ static hmq_map_entry_t **find(const hmq_map_t *m, const void *key, size_t len, u
 {
     if (!m->nbuckets) return NULL;
     hmq_map_entry_t **pp = &m->buckets[h & (m->nbuckets - 1)];
-    while (*pp && !key_eq(*pp, key, len, h)) pp = &(*pp)->next;
+    while (*pp && !key_eq(*pp, key, len, h))
+        pp = &(*pp)->next;
     return pp;
 }
 

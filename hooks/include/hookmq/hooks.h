@@ -357,7 +357,7 @@ struct hmq_hooks_auth_req {
     size_t auth_data_len;
     const uint8_t *auth_state; /* from the previous challenge */
     size_t auth_state_len;
-    uint32_t step; /* 1 for the CONNECT, then +1 per AUTH round */
+    uint32_t step;             /* 1 for the CONNECT, then +1 per AUTH round */
     const char *auth_provider; /* CONTINUE: the provider that challenged (only it is asked) */
     /* private */
     struct hmq_hooks_op *op;
@@ -397,9 +397,9 @@ struct hmq_hooks_authz_req {
     void *data;
     /* Input, valid until the callback. */
     const hmq_hooks_client_t *client;
-    hmq_action_t action;       /* HMQ_ACTION_PUBLISH or HMQ_ACTION_SUBSCRIBE */
-    const char *topic;         /* publish: topic name; subscribe: filter w/o $share/<group>/ */
-    const char *share_group;   /* NULL = none */
+    hmq_action_t action;     /* HMQ_ACTION_PUBLISH or HMQ_ACTION_SUBSCRIBE */
+    const char *topic;       /* publish: topic name; subscribe: filter w/o $share/<group>/ */
+    const char *share_group; /* NULL = none */
     uint8_t qos;
     bool retain;
     const hmq_hooks_message_t *message; /* publish: the message (servers may want the payload) */
@@ -576,8 +576,8 @@ typedef struct {
 typedef struct hmq_hooks_sub_answer {
     int decision; /* CONTINUE / ALLOW / DENY (FAILURE: this filter failed) */
     uint8_t reason_code;
-    char *reason;  /* malloc'd or NULL */
-    char *filter;  /* malloc'd rewrite, NULL = unchanged */
+    char *reason;    /* malloc'd or NULL */
+    char *filter;    /* malloc'd rewrite, NULL = unchanged */
     uint8_t max_qos; /* ceiling 0..2, 3 = none */
 } hmq_hooks_sub_answer_t;
 #define HMQ_DECISION_FAILURE 4
@@ -613,8 +613,7 @@ typedef struct {
                       const hmq_hooks_message_t *message, uint32_t deadline_ms);
     /* subs: the subscriptions routed to this provider (filters as rewritten so far). */
     int (*on_subscribe)(void *self, hmq_hooks_call_t *call, const hmq_hooks_subscribe_req_t *req,
-                        const hmq_hooks_subscription_t *subs, size_t n_subs,
-                        uint32_t deadline_ms);
+                        const hmq_hooks_subscription_t *subs, size_t n_subs, uint32_t deadline_ms);
     /* Optional: take a copy of an event (never blocks). false = dropped (spool full): the
      * engine counts it (hmq_hooks_events_dropped, metrics[HMQ_HOOK_EVENTS].failures). */
     bool (*event)(void *self, const hmq_hooks_event_t *ev);
