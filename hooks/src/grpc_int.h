@@ -17,6 +17,7 @@
 #include <grpc/grpc.h>
 #include <stdatomic.h>
 
+#include "client_pack.h"
 #include "events.h"
 #include "hookmq/v1/hooks.pb-c.h"
 #include "hooks_int.h"
@@ -98,6 +99,7 @@ struct hmq_grpc_server {
     uint32_t max_batch;
     uv_rwlock_t decl_lock;
     decl_t *decl;
+    hmq_client_pack_t *cpack; /* packed identities of connections (client_pack.c) */
     /* streams (grpc_stream.c) */
     uv_mutex_t smu;
     atomic_uint_fast64_t next_id;

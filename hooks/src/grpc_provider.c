@@ -528,6 +528,7 @@ int hmq_grpc_add_server(hmq_grpc_t *g, const hmq_hooks_server_config_t *cfg)
     g->servers[g->n_servers++] = s; /* freed by hmq_grpc_free from now on */
     if (!s->name || !s->eps) return HMQ_HOOKS_ENOMEM;
     if (hmq_grpc_events_init(s, cfg) < 0) return HMQ_HOOKS_ENOMEM;
+    if (!(s->cpack = hmq_client_pack_new(4096))) return HMQ_HOOKS_ENOMEM;
     grpc_channel_credentials *cr = make_creds(cfg);
     if (!cr) {
         LOG_ERROR("hook_server_tls", "server=%s error=\"cannot read the TLS files\"", cfg->name);
@@ -629,6 +630,7 @@ void hmq_grpc_free(hmq_grpc_t *g)
     for (size_t i = 0; i < g->n_servers; i++) {
         hmq_grpc_stream_free(g->servers[i]);
         hmq_grpc_events_free(g->servers[i]);
+        hmq_client_pack_free(g->servers[i]->cpack);
         server_free(g->servers[i]);
     }
     free(g->servers);

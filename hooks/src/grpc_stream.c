@@ -600,25 +600,23 @@ int hmq_grpc_stream_publish(void *self, hmq_hooks_call_t *call, const hmq_hooks_
         hmq_hooks_call_done(call, HMQ_CALL_OK);
         return 0;
     }
-    hmq_pb_client_t pc;
     hmq_pb_message_t pm;
-    hmq_pb_identity_opts_t io = {.tls_chain = want_chain};
-    if (hmq_pb_client_init(&pc, client, s->g->node, &io) < 0) return -1;
-    if (hmq_pb_message_init(&pm, message, want_payload) < 0) {
-        hmq_pb_client_clear(&pc);
-        return -1;
-    }
+    if (hmq_pb_message_init(&pm, message, want_payload) < 0) return -1;
     uint64_t id = atomic_fetch_add(&s->next_id, 1);
     Hookmq__V1__PublishRequest pr = HOOKMQ__V1__PUBLISH_REQUEST__INIT;
     pr.id = id;
     pr.n_hook_ids = n > 64 ? 64 : n;
     pr.hook_ids = ids;
-    pr.client = &pc.ci;
     pr.message = &pm.m;
     size_t len;
     uint8_t *buf = pack(&pr.base, &len);
     hmq_pb_message_clear(&pm);
-    hmq_pb_client_clear(&pc);
+    /* the connection's identity, encoded once per connection (client_pack.c): field 5 */
+    if (buf &&
+        hmq_client_pack_append(s->cpack, client, s->g->node, want_chain, 5, &buf, &len) < 0) {
+        free(buf);
+        buf = NULL;
+    }
     if (!buf) return -1;
     return enqueue(s, call, client->client_id, false, id, buf, len, deadline_ms);
 }
@@ -627,17 +625,10 @@ int hmq_grpc_stream_authorize(hmq_grpc_server_t *s, hmq_hooks_call_t *call,
                               const hmq_hooks_authz_req_t *req, const uint32_t *ids, size_t n_ids,
                               bool want_payload, bool want_chain, uint32_t deadline_ms)
 {
-    hmq_pb_client_t pc;
     hmq_pb_message_t pm;
-    hmq_pb_identity_opts_t io = {.tls_chain = want_chain};
-    if (hmq_pb_client_init(&pc, req->client, s->g->node, &io) < 0) return -1;
-    if (req->message && hmq_pb_message_init(&pm, req->message, want_payload) < 0) {
-        hmq_pb_client_clear(&pc);
-        return -1;
-    }
+    if (req->message && hmq_pb_message_init(&pm, req->message, want_payload) < 0) return -1;
     uint64_t id = atomic_fetch_add(&s->next_id, 1);
     Hookmq__V1__AuthorizeRequest ar = HOOKMQ__V1__AUTHORIZE_REQUEST__INIT;
-    ar.client = &pc.ci;
     ar.action = HOOKMQ__V1__ACTION__ACTION_PUBLISH;
     ar.topic = (char *)(req->topic ? req->topic : "");
     ar.qos = req->qos;
@@ -649,7 +640,12 @@ int hmq_grpc_stream_authorize(hmq_grpc_server_t *s, hmq_hooks_call_t *call,
     size_t len;
     uint8_t *buf = pack(&ar.base, &len);
     if (req->message) hmq_pb_message_clear(&pm);
-    hmq_pb_client_clear(&pc);
+    /* field 1: the connection's identity, encoded once per connection */
+    if (buf &&
+        hmq_client_pack_append(s->cpack, req->client, s->g->node, want_chain, 1, &buf, &len) < 0) {
+        free(buf);
+        buf = NULL;
+    }
     if (!buf) return -1;
     return enqueue(s, call, req->client->client_id, true, id, buf, len, deadline_ms);
 }

@@ -317,6 +317,7 @@ bool hmq_auth_start(hmq_conn_t *c, const hmq_connect_t *k, hmq_bytes_t client_id
     cl->client_id = str(a, client_id);
     cl->username = k->has_username ? str(a, k->username) : NULL;
     cl->protocol_version = k->version;
+    cl->uid = hmq_broker_new_uid(w->broker); /* identity encodings are cached per connection */
     cl->listener = w->cfg->listeners[c->listener].name;
     cl->keepalive = k->keepalive;
     cl->clean_start = k->clean_start;

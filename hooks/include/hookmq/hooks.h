@@ -182,6 +182,9 @@ typedef struct {
     const hmq_hooks_pair_t *user_properties;
     size_t n_user_properties;
     const hmq_hooks_tls_t *tls; /* NULL on plain TCP */
+    /* Unique per connection and never reused (0 = unknown): lets providers encode the identity
+     * once per connection instead of once per message. Must not change while it is 0 or not. */
+    uint64_t uid;
     /* Session attributes from the authentication answer (empty during Authenticate). */
     const hmq_hooks_pair_t *attributes;
     size_t n_attributes;
