@@ -56,8 +56,9 @@ struct hmq_hooks_op {
     /* on_publish: the message as changed so far, and the values the changes own */
     hmq_hooks_message_t msg, owned;
     uint32_t changed;
-    /* on_subscribe */
+    /* on_subscribe (n_subs kept: the request may be gone when the op is freed) */
     sub_state_t *subs;
+    size_t n_subs;
     hmq_hooks_item_t start;
 };
 
@@ -70,7 +71,7 @@ static void op_free(hmq_hooks_op_t *op)
     hmq_hooks_value_unref(op->allow);
     hmq_hooks_message_free_owned(&op->owned);
     if (op->subs) {
-        for (size_t i = 0; i < op->req.sub->n_subs; i++) {
+        for (size_t i = 0; i < op->n_subs; i++) {
             free(op->subs[i].reason);
             free(op->subs[i].filter);
         }
@@ -806,6 +807,7 @@ int hmq_hooks_on_subscribe(hmq_hooks_loop_t *hl, hmq_hooks_subscribe_req_t *req,
         op->subs[i].max_qos = 3;
     }
     op->req.sub = req;
+    op->n_subs = req->n_subs;
     op->cb.sub = cb;
     req->op = op;
     hmq_hooks_loop_push(hl, &op->start);

@@ -221,6 +221,24 @@ def test_on_subscribe_rewrite_deny_and_qos_ceiling(start_broker, hook_app, proto
     ]), got
 
 
+def test_unsubscribe_of_the_asked_filter_removes_the_rewritten_one(start_broker, hook_app):
+    """UNSUBSCRIBE names what the client subscribed to; the broker removes what a hook made of
+    it (the client cannot know the rewritten filter)."""
+    b = _hooked_broker(start_broker, hook_app, "subscribe")
+    cid = unique("sub")
+    sub = b.client(client_id=cid, protocol=V5)
+    sub.connect()
+    assert sub.subscribe([("news", 1), ("free/#", 1)]) == [1, 1]
+    assert sub.unsubscribe("news") == [0]  # success, not 0x11 (no subscription existed)
+    pub = b.client(protocol=V5)
+    pub.connect()
+    assert pub.publish(f"tenant/{cid}/news", b"after", qos=1) in OK
+    assert pub.publish("free/end", b"end", qos=1) in OK
+    got = sub.collect_until(b"end")
+    assert got == [], f"delivered after UNSUBSCRIBE: {got}"
+    assert sub.unsubscribe("news") == [0x11]
+
+
 def test_on_subscribe_rewrite_keeps_the_share_group(start_broker, hook_app):
     b = _hooked_broker(start_broker, hook_app, "subscribe")
     cid = unique("sub")

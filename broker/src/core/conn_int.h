@@ -18,7 +18,7 @@ void hmq_conn_publish_drop(hmq_conn_t *c, uint8_t qos, uint16_t packet_id, uint8
 uint8_t hmq_conn_subscribe_check(hmq_conn_t *c, hmq_bytes_t filter, hmq_subopts_t opts, bool *fatal,
                                  bool *ask);
 uint8_t hmq_conn_subscribe_add(hmq_conn_t *c, hmq_bytes_t filter, hmq_subopts_t opts,
-                               uint32_t sub_id, uint32_t *cookie_out);
+                               uint32_t sub_id, const char *asked, uint32_t *cookie_out);
 void hmq_conn_suback(hmq_conn_t *c, uint16_t packet_id, uint8_t *codes, const uint32_t *cookies,
                      uint32_t n);
 

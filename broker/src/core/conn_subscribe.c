@@ -73,7 +73,7 @@ uint8_t hmq_conn_subscribe_check(hmq_conn_t *c, hmq_bytes_t filter, hmq_subopts_
 /* Record an allowed subscription (session and shared index); returns the SUBACK code. *cookie_out
  * names the record when retained messages are due (0 = none). */
 uint8_t hmq_conn_subscribe_add(hmq_conn_t *c, hmq_bytes_t filter, hmq_subopts_t opts,
-                               uint32_t sub_id, uint32_t *cookie_out)
+                               uint32_t sub_id, const char *asked, uint32_t *cookie_out)
 {
     hmq_session_t *s = c->session;
     bool shared = filter.len > 7 && memcmp(filter.p, "$share/", 7) == 0;
@@ -82,6 +82,10 @@ uint8_t hmq_conn_subscribe_add(hmq_conn_t *c, hmq_bytes_t filter, hmq_subopts_t 
     hmq_sub_rec_t *rec =
         hmq_session_sub_add(s, (const char *)filter.p, filter.len, &opts, sub_id, &existed);
     if (!rec) return HMQ_RC_UNSPECIFIED;
+    if (asked) { /* a hook rewrote the client's filter: UNSUBSCRIBE of the asked one finds it */
+        free(rec->asked);
+        rec->asked = strdup(asked);
+    }
     hmq_sub_entry_t e = {.sub = s->handle,
                          .qos = opts.qos,
                          .no_local = opts.no_local,
@@ -158,7 +162,7 @@ void hmq_conn_on_subscribe(hmq_conn_t *c, hmq_packet_t *p)
         if (ask && c->grants) codes[i] = HMQ_RC_NOT_AUTHORIZED; /* fallthrough, nobody to ask */
         if (codes[i] < 0x80) {
             opts.qos = codes[i];
-            codes[i] = hmq_conn_subscribe_add(c, filter, opts, sub_id, &retained[i]);
+            codes[i] = hmq_conn_subscribe_add(c, filter, opts, sub_id, NULL, &retained[i]);
         }
         i++;
     }
@@ -189,6 +193,14 @@ void hmq_conn_on_unsubscribe(hmq_conn_t *c, hmq_packet_t *p)
         if (had)
             hmq_topic_index_remove(c->w->broker->index, (const char *)filter.p, filter.len,
                                    s->handle);
+        hmq_sub_rec_t *rw = had ? NULL : hmq_session_sub_by_asked(s, (const char *)filter.p,
+                                                                 filter.len);
+        char *f = rw ? strndup(rw->filter, rw->len) : NULL;
+        if (f) { /* the client's filter, rewritten by a hook: remove what it became */
+            hmq_topic_index_remove(c->w->broker->index, f, strlen(f), s->handle);
+            had = hmq_session_sub_del(s, f, strlen(f));
+            free(f);
+        }
         if (had && c->ident) hmq_event_unsubscribed(c, (const char *)filter.p, filter.len);
         codes[i++] = had ? HMQ_RC_SUCCESS : HMQ_RC_NO_SUBSCRIPTION_EXISTED;
     }

@@ -110,7 +110,8 @@ static void finish(hold_t *h)
         } else {
             hmq_subopts_t o = it->opts;
             o.qos = it->code;
-            codes[i] = hmq_conn_subscribe_add(c, fb, o, h->sub_id, &cookies[i]);
+            codes[i] = hmq_conn_subscribe_add(c, fb, o, h->sub_id, built ? it->full : NULL,
+                                              &cookies[i]);
         }
         free(built);
     }

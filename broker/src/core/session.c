@@ -142,6 +142,7 @@ static void session_free(hmq_session_t *s, bool unsubscribe)
         if (unsubscribe)
             hmq_topic_index_remove(w->broker->index, s->subs[i].filter, s->subs[i].len, s->handle);
         free(s->subs[i].filter);
+        free(s->subs[i].asked);
     }
     free(s->subs);
     ring_clear(&s->queue);
@@ -608,6 +609,7 @@ hmq_sub_rec_t *hmq_session_sub_add(hmq_session_t *s, const char *filter, size_t 
     r->sub_id = sub_id;
     r->cookie = s->next_cookie++;
     r->shared = len > 7 && memcmp(filter, "$share/", 7) == 0;
+    r->asked = NULL;
     s->nsubs++;
     return r;
 }
@@ -618,11 +620,21 @@ bool hmq_session_sub_del(hmq_session_t *s, const char *filter, size_t len)
         hmq_sub_rec_t *r = &s->subs[i];
         if (r->len == len && memcmp(r->filter, filter, len) == 0) {
             free(r->filter);
+            free(r->asked);
             s->subs[i] = s->subs[--s->nsubs];
             return true;
         }
     }
     return false;
+}
+
+hmq_sub_rec_t *hmq_session_sub_by_asked(hmq_session_t *s, const char *asked, size_t len)
+{
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        hmq_sub_rec_t *r = &s->subs[i];
+        if (r->asked && strlen(r->asked) == len && memcmp(r->asked, asked, len) == 0) return r;
+    }
+    return NULL;
 }
 
 hmq_sub_rec_t *hmq_session_sub_by_cookie(hmq_session_t *s, uint32_t cookie)

@@ -46,6 +46,7 @@ typedef struct {
     uint32_t sub_id;
     uint32_t cookie; /* session-local reference passed through the index */
     bool shared;
+    char *asked; /* the filter the client asked for when a hook rewrote it (UNSUBSCRIBE), or NULL */
 } hmq_sub_rec_t;
 
 typedef struct hmq_session hmq_session_t;
@@ -107,6 +108,8 @@ bool hmq_session_rx_qos2_del(hmq_session_t *s, uint16_t pid);
 /* Subscriptions. Returns the record (new or replaced); *existed tells which. */
 hmq_sub_rec_t *hmq_session_sub_add(hmq_session_t *s, const char *filter, size_t len,
                                    const hmq_subopts_t *opts, uint32_t sub_id, bool *existed);
+/* The record a hook rewrote from `asked` (the client's filter), or NULL. */
+hmq_sub_rec_t *hmq_session_sub_by_asked(hmq_session_t *s, const char *asked, size_t len);
 bool hmq_session_sub_del(hmq_session_t *s, const char *filter, size_t len);
 hmq_sub_rec_t *hmq_session_sub_by_cookie(hmq_session_t *s, uint32_t cookie);
 
