@@ -10,7 +10,7 @@ PY         := $(VENV)/bin/python
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all deps pydeps build build-asan build-fuzz run test unit unit-asan system system-asan fuzz sdk bench clean format
+.PHONY: sdk-venv all deps pydeps build build-asan build-fuzz run test unit unit-asan system system-asan fuzz sdk bench clean format
 
 all: build
 
@@ -39,16 +39,20 @@ build-fuzz: deps
 run: build
 	$(BUILD)/hookmq $(ARGS)
 
-unit: build
+# The SDK's venv (PyPI): the hook unit tests run Python hook servers built with the SDK.
+sdk-venv: deps
+	@sdk-python/scripts/test.sh --venv-only
+
+unit: build sdk-venv
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-unit-asan: build-asan
+unit-asan: build-asan sdk-venv
 	cd $(BUILD_ASAN) && ctest --output-on-failure -j $(JOBS)
 
-system: build pydeps
+system: build pydeps sdk-venv
 	HOOKMQ_BIN=$(CURDIR)/$(BUILD)/hookmq $(PY) -m pytest -q -n 2 tests/system
 
-system-asan: build-asan pydeps
+system-asan: build-asan pydeps sdk-venv
 	HOOKMQ_BIN=$(CURDIR)/$(BUILD_ASAN)/hookmq HOOKMQ_ASAN=1 $(PY) -m pytest -q -n 2 tests/system
 
 fuzz: build-fuzz

@@ -16,10 +16,9 @@
 # environment: HOOKMQ_BIN, MOSQUITTO_BIN, HMQ_BENCH, WORKERS as for compare.sh.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_defaults
 HOOKMQ_BIN=${HOOKMQ_BIN:-$ROOT/build/hookmq}
-MOSQUITTO_BIN=${MOSQUITTO_BIN:-/usr/sbin/mosquitto}
-WORKERS=${WORKERS:-$(nproc)}
 COUNT=20000
 QOS_LIST="0 1"
 OUT=""
@@ -28,15 +27,11 @@ while getopts "n:q:o:h" opt; do
     n) COUNT=$OPTARG ;;
     q) QOS_LIST=$OPTARG ;;
     o) OUT=$OPTARG ;;
-    *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) bench_usage; exit 2 ;;
   esac
 done
 OUT=${OUT:-$ROOT/bench/results/callgrind-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
-if [ -z "${HMQ_BENCH:-}" ]; then
-  HMQ_BENCH=$ROOT/build/hmq-bench
-  [ -x "$HMQ_BENCH" ] || HMQ_BENCH=$ROOT/build-bench/hmq-bench
-fi
 [ -x "$HMQ_BENCH" ] || { echo "callgrind.sh: no hmq-bench; build it: make build" >&2; exit 1; }
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed" >&2; exit 1; }
 BROKERS=(hookmq mosquitto)
@@ -44,78 +39,31 @@ if [ ! -x "$HOOKMQ_BIN" ]; then
   echo "callgrind.sh: $HOOKMQ_BIN not found: measuring mosquitto only (hookmq: pending)" >&2
   BROKERS=(mosquitto)
 fi
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+PY=$(bench_python)
 
 BROKER_PID=""
-cleanup() {
-  if [ -n "$BROKER_PID" ]; then
-    kill -KILL "$BROKER_PID" 2>/dev/null || true
-    wait "$BROKER_PID" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+bench_kill_on_exit BROKER_PID
 
 # start NAME TAG: the broker under callgrind, same settings as compare.sh; sets BROKER_PID, PORT.
 start() {
-  PORT=$(free_port)
-  local log=$OUT/$1-$2.log cg=$OUT/callgrind.$1.$2.out ready
-  local vg=(valgrind --tool=callgrind --callgrind-out-file="$cg" --dump-instr=no)
+  PORT=$(bench_free_port)
+  local log=$OUT/$1-$2.log
+  local vg=(valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$1.$2.out" --dump-instr=no)
   if [ "$1" = hookmq ]; then
-    cat >"$OUT/hookmq-$2.yaml" <<EOF
-broker: {workers: $WORKERS, sys_interval: 0}
-listeners: [{name: default, type: tcp, bind: 127.0.0.1, port: $PORT}]
-limits: {max_inflight: 1000, max_queued: 1000000}
-log: {level: info}
-EOF
-    "${vg[@]}" "$HOOKMQ_BIN" --config "$OUT/hookmq-$2.yaml" 2>"$log" &
-    ready="msg=listening.*port=$PORT"
+    hookmq_config "$PORT" >"$OUT/hookmq-$2.yaml"
+    bench_start "$log" "$(hookmq_ready "$PORT")" 600 "${vg[@]}" "$HOOKMQ_BIN" --config "$OUT/hookmq-$2.yaml"
   else
     # `user`: started as root, mosquitto would switch to user mosquitto, and callgrind could no
     # longer write its output file when the broker exits.
-    cat >"$OUT/mosquitto-$2.conf" <<EOF
-listener $PORT 127.0.0.1
-allow_anonymous true
-max_inflight_messages 1000
-max_queued_messages 1000000
-set_tcp_nodelay true
-sys_interval 0
-persistence false
-user $(id -un)
-EOF
-    "${vg[@]}" "$MOSQUITTO_BIN" -c "$OUT/mosquitto-$2.conf" 2>"$log" &
-    ready="mosquitto version .* running"
+    { mosquitto_config "$PORT"; echo "user $(id -un)"; } >"$OUT/mosquitto-$2.conf"
+    bench_start "$log" "$MOSQUITTO_READY" 600 "${vg[@]}" "$MOSQUITTO_BIN" -c "$OUT/mosquitto-$2.conf"
   fi
-  BROKER_PID=$!
-  for _ in $(seq 600); do
-    grep -Eq "$ready" "$log" 2>/dev/null && return 0
-    kill -0 "$BROKER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "callgrind.sh: $1 did not start under valgrind, see $log" >&2
-  return 1
 }
 
-# stop: SIGTERM, then give callgrind time to write its file.
+# stop: SIGTERM, then give callgrind time (up to 60 s) to write its file.
 stop() {
-  kill -TERM "$BROKER_PID" 2>/dev/null || true
-  for _ in $(seq 600); do
-    kill -0 "$BROKER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$BROKER_PID" 2>/dev/null || true
-  wait "$BROKER_PID" 2>/dev/null || true
+  bench_stop "$BROKER_PID" 600
   BROKER_PID=""
-}
-
-total_ir() { # callgrind file -> total instructions
-  [ -f "$1" ] || { echo 0; return; }
-  awk '/^(summary|totals):/ {print $2; exit}' "$1"
 }
 
 RESULTS=$OUT/results.txt
@@ -128,12 +76,12 @@ for b in "${BROKERS[@]}"; do
       args=(pubsub --pubs 10 --subs 10 --qos "$run" --window 100 --count "$COUNT")
     fi
     echo "== $b: ${args[*]}"
-    start "$b" "$run" || continue
+    start "$b" "$run" || { stop; continue; }
     json=$("$HMQ_BENCH" "${args[@]}" --port "$PORT" --connect-timeout 120 --drain 60 \
       --drain-idle 5 --json --label "$run:$b" 2>>"$OUT/bench-errors.log" |
       tee -a "$OUT/summary.txt" | grep '^{' || true)
     stop
-    ir=$(total_ir "$OUT/callgrind.$b.$run.out")
+    ir=$(callgrind_total_ir "$OUT/callgrind.$b.$run.out")
     [ -n "$json" ] || json='{}'
     echo "$b $run ${ir:-0} $json" >>"$RESULTS"
     echo "   total Ir ${ir:-?}"

@@ -22,10 +22,9 @@
 # Takes about 4 minutes with the defaults (each load scenario: connect, 10 s, drain).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_defaults
 HOOKMQ_BIN=${HOOKMQ_BIN:-$ROOT/build/hookmq}
-MOSQUITTO_BIN=${MOSQUITTO_BIN:-/usr/sbin/mosquitto}
-WORKERS=${WORKERS:-$(nproc)}
 BENCH_THREADS=${BENCH_THREADS:-1}
 DURATION=10
 REPEAT=1
@@ -37,7 +36,7 @@ while getopts "s:d:r:o:h" opt; do
     d) DURATION=$OPTARG ;;
     r) REPEAT=$OPTARG ;;
     o) OUT=$OPTARG ;;
-    *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) bench_usage; exit 2 ;;
   esac
 done
 OUT=${OUT:-$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)}
@@ -45,10 +44,6 @@ mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
 
-if [ -z "${HMQ_BENCH:-}" ]; then
-  HMQ_BENCH=$ROOT/build/hmq-bench
-  [ -x "$HMQ_BENCH" ] || HMQ_BENCH=$ROOT/build-bench/hmq-bench
-fi
 [ -x "$HMQ_BENCH" ] || { echo "compare.sh: no hmq-bench; build it: make build" >&2; exit 1; }
 [ -x "$MOSQUITTO_BIN" ] || { echo "compare.sh: no mosquitto at $MOSQUITTO_BIN" >&2; exit 1; }
 BROKERS=(hookmq mosquitto)
@@ -56,8 +51,7 @@ if [ ! -x "$HOOKMQ_BIN" ]; then
   echo "compare.sh: $HOOKMQ_BIN not found: measuring mosquitto only (hookmq: pending)" >&2
   BROKERS=(mosquitto)
 fi
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+PY=$(bench_python)
 
 # Both brokers and the bench get the hard descriptor limit; each connection costs one descriptor
 # in the broker and one in the bench, so the largest idle test leaves some for everything else.
@@ -67,73 +61,27 @@ IDLE_MAX=$((NOFILE - 100))
 IDLE_COUNTS=${IDLE_COUNTS:-"1000 5000 10000 max"}
 
 BROKER_PID=""
-cleanup() {
-  if [ -n "$BROKER_PID" ]; then
-    kill -KILL "$BROKER_PID" 2>/dev/null || true
-    wait "$BROKER_PID" 2>/dev/null || true
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_kill_on_exit BROKER_PID
 
-free_port() {
-  $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# write_configs PORT TAG VARIANT: the broker configurations; VARIANT changes mosquitto's:
-#   quota20 = its default max_inflight_messages (20), nagle = its default set_tcp_nodelay false.
-write_configs() {
-  local quota=1000 nodelay=true
-  [ "$3" = quota20 ] && quota=20
-  [ "$3" = nagle ] && nodelay=false
-  cat >"$OUT/hookmq-$2.yaml" <<EOF
-broker: {workers: $WORKERS, sys_interval: 0}
-listeners: [{name: default, type: tcp, bind: 127.0.0.1, port: $1}]
-limits: {max_inflight: 1000, max_queued: 1000000}
-log: {level: info}
-EOF
-  cat >"$OUT/mosquitto-$2.conf" <<EOF
-listener $1 127.0.0.1
-allow_anonymous true
-max_inflight_messages $quota
-max_queued_messages 1000000
-set_tcp_nodelay $nodelay
-sys_interval 0
-persistence false
-EOF
-}
-
-# start_broker NAME TAG VARIANT: start it on a free port, wait until it listens; sets BROKER_PID, PORT.
+# start_broker NAME TAG VARIANT: start it on a free port, wait until it listens; sets BROKER_PID,
+# PORT. VARIANT changes mosquitto's configuration: quota20 = its default max_inflight_messages
+# (20), nagle = its default set_tcp_nodelay false.
 start_broker() {
-  PORT=$(free_port)
-  write_configs "$PORT" "$2" "${3:-}"
-  local log=$OUT/$1-$2.log ready
+  local quota=1000 nodelay=true log=$OUT/$1-$2.log
+  [ "${3:-}" = quota20 ] && quota=20
+  [ "${3:-}" = nagle ] && nodelay=false
+  PORT=$(bench_free_port)
+  hookmq_config "$PORT" >"$OUT/hookmq-$2.yaml"
+  mosquitto_config "$PORT" "$quota" "$nodelay" >"$OUT/mosquitto-$2.conf"
   if [ "$1" = hookmq ]; then
-    "$HOOKMQ_BIN" --config "$OUT/hookmq-$2.yaml" 2>"$log" &
-    ready="msg=listening.*port=$PORT"
+    bench_start "$log" "$(hookmq_ready "$PORT")" 100 "$HOOKMQ_BIN" --config "$OUT/hookmq-$2.yaml"
   else
-    "$MOSQUITTO_BIN" -c "$OUT/mosquitto-$2.conf" 2>"$log" &
-    ready="mosquitto version .* running"
+    bench_start "$log" "$MOSQUITTO_READY" 100 "$MOSQUITTO_BIN" -c "$OUT/mosquitto-$2.conf"
   fi
-  BROKER_PID=$!
-  for _ in $(seq 100); do
-    grep -Eq "$ready" "$log" 2>/dev/null && return 0
-    kill -0 "$BROKER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "compare.sh: $1 did not start, see $log" >&2
-  tail -5 "$log" >&2 || true
-  return 1
 }
 
 stop_broker() {
-  kill -TERM "$BROKER_PID" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$BROKER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$BROKER_PID" 2>/dev/null || true
-  wait "$BROKER_PID" 2>/dev/null || true
+  bench_stop "$BROKER_PID"
   BROKER_PID=""
 }
 
@@ -141,7 +89,7 @@ stop_broker() {
 run_one() {
   local broker=$1 tag=$2 variant=$3
   shift 4
-  start_broker "$broker" "$tag" "$variant" || return 0
+  start_broker "$broker" "$tag" "$variant" || { stop_broker; return 0; }
   local line
   line=$("$HMQ_BENCH" "$@" --port "$PORT" --threads "$BENCH_THREADS" --broker-pid "$BROKER_PID" \
     --json --label "$tag:$broker" 2>>"$OUT/bench-errors.log" | tee -a "$OUT/summary.txt" |
@@ -169,10 +117,10 @@ SCENARIOS=(
 )
 
 {
-  echo "# $(date -u +%FT%TZ) on $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  bench_machine
   echo "# kernel $(uname -r); $("$MOSQUITTO_BIN" -h 2>/dev/null | head -1)"
   echo "# hookmq: $HOOKMQ_BIN (workers $WORKERS); bench: $HMQ_BENCH (threads $BENCH_THREADS)"
-  echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "# load average before: $(loadavg3)"
 } | tee "$OUT/machine.txt"
 
 for s in "${SCENARIOS[@]}"; do
@@ -211,6 +159,7 @@ if wanted f; then
   done
 fi
 
+echo "# load average after: $(loadavg3)" | tee -a "$OUT/machine.txt"
 echo
 $PY "$ROOT/bench/table.py" <"$RESULTS" | tee "$OUT/table.md"
 echo

@@ -30,12 +30,9 @@
 #   variants: b-alone a-unhooked slow stopped).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-pick() { [ -x "$ROOT/build/$1" ] && echo "$ROOT/build/$1" || echo "$ROOT/build-bench/$1"; }
-HOOKMQ_BIN=${HOOKMQ_BIN:-$(pick hookmq)}
-HMQ_BENCH=${HMQ_BENCH:-$(pick hmq-bench)}
-SDK_PY=${SDK_PY:-$ROOT/sdk-python/.venv/bin/python}
-WORKERS=${WORKERS:-$(nproc)}
+. "$(dirname "$0")/lib.sh"
+bench_defaults
+HOOKMQ_BIN=${HOOKMQ_BIN:-$(bench_bin hookmq)}
 CONNECTS=${CONNECTS:-2000}
 D=5
 RUNS=3
@@ -47,7 +44,7 @@ while getopts "s:d:r:o:h" opt; do
     d) D=$OPTARG ;;
     r) RUNS=$OPTARG ;;
     o) OUT=$OPTARG ;;
-    *) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) bench_usage; exit 2 ;;
   esac
 done
 OUT=${OUT:-$ROOT/bench/results/hooks-$(date +%Y%m%d-%H%M%S)}
@@ -61,95 +58,27 @@ PY=$SDK_PY
 ulimit -n "$(ulimit -Hn)"
 
 BROKER_PID="" HOOKS_PID="" A_PID="" STOPPED=""
-cleanup() {
-  [ -n "$STOPPED" ] && kill -CONT "$STOPPED" 2>/dev/null
-  for p in $A_PID $BROKER_PID $HOOKS_PID; do
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-loadavg() { cut -d' ' -f1 /proc/loadavg; }
-# CPU seconds (utime + stime, all threads) of a process
-cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-
-# start_hooks TAG ARGS...: the hook server; sets HOOKS_PID, HOOKS_PORT, HOOKS_STATS.
-start_hooks() {
-  local tag=$1
-  shift
-  HOOKS_STATS=$OUT/hooks-$tag.stats
-  : >"$HOOKS_STATS"
-  rm -f "$OUT/hooks.fifo"
-  mkfifo "$OUT/hooks.fifo"
-  ${HOOKS_NICE:+nice -n "$HOOKS_NICE"} "$SDK_PY" "$ROOT/bench/hooks_server.py" \
-    --stats "$HOOKS_STATS" "$@" <"$OUT/hooks.fifo" \
-    >"$OUT/hooks-$tag.out" 2>"$OUT/hooks-$tag.err" &
-  HOOKS_PID=$!
-  exec 7>"$OUT/hooks.fifo" # its stdin: closed when this script ends, whatever happens
-  for _ in $(seq 100); do
-    HOOKS_PORT=$(awk '/^PORT/{print $2}' "$OUT/hooks-$tag.out")
-    [ -n "$HOOKS_PORT" ] && return 0
-    sleep 0.1
-  done
-  echo "hooks.sh: hook server did not start, see $OUT/hooks-$tag.err" >&2
-  return 1
-}
-
-stop_hooks() {
-  [ -n "$HOOKS_PID" ] || return 0
-  kill -TERM "$HOOKS_PID" 2>/dev/null || true
-  exec 7>&-
-  for _ in $(seq 50); do
-    kill -0 "$HOOKS_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$HOOKS_PID" 2>/dev/null || true
-  wait "$HOOKS_PID" 2>/dev/null || true
-  HOOKS_PID=""
-}
+bench_kill_on_exit A_PID BROKER_PID HOOKS_PID # SIGKILL also ends a SIGSTOPped hook server
 
 # start_broker TAG [hooks]: fresh broker on a free port (with the hook server if "hooks");
 # waits until it listens and, with hooks, until the handshake is done. Sets BROKER_PID, PORT.
 start_broker() {
-  local tag=$1 log=$OUT/broker-$1.log ready
-  PORT=$(free_port)
+  local tag=$1 ready
+  PORT=$(bench_free_port)
   {
-    echo "broker: {workers: $WORKERS, sys_interval: 0}"
-    echo "listeners: [{name: default, type: tcp, bind: 127.0.0.1, port: $PORT}]"
-    echo "limits: {max_inflight: 1000, max_queued: 1000000}"
-    echo "log: {level: info}"
+    hookmq_config "$PORT"
     if [ "${2:-}" = hooks ]; then
       echo "hooks: {endpoints: \"127.0.0.1:$HOOKS_PORT\", on_failure: deny, mandatory: true,"
       echo "        authenticate_deadline_ms: 500}"
     fi
   } >"$OUT/broker-$tag.yaml"
-  "$HOOKMQ_BIN" --config "$OUT/broker-$tag.yaml" 2>"$log" &
-  BROKER_PID=$!
-  ready="msg=listening.*port=$PORT"
+  ready=$(hookmq_ready "$PORT")
   [ "${2:-}" = hooks ] && ready="msg=hook_handshake"
-  for _ in $(seq 100); do
-    grep -Eq "$ready" "$log" 2>/dev/null && return 0
-    kill -0 "$BROKER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "hooks.sh: broker did not start, see $log" >&2
-  tail -5 "$log" >&2 || true
-  return 1
+  bench_start "$OUT/broker-$tag.log" "$ready" 100 "$HOOKMQ_BIN" --config "$OUT/broker-$tag.yaml"
 }
 
 stop_broker() {
-  kill -TERM "$BROKER_PID" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$BROKER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$BROKER_PID" 2>/dev/null || true
-  wait "$BROKER_PID" 2>/dev/null || true
+  bench_stop "$BROKER_PID"
   BROKER_PID=""
 }
 
@@ -201,20 +130,20 @@ with_hooks() {
   while [ "$1" != -- ]; do args+=("$1"); shift; done
   shift
   if [ "${args[*]}" = none ]; then
-    start_broker "$tag" || return 0
+    start_broker "$tag" || { stop_broker; return 0; }
   else
-    start_hooks "$tag" "${args[@]}" || return 0
-    start_broker "$tag" hooks || { stop_hooks; return 0; }
+    hooks_start "$OUT" "$tag" "${args[@]}" || { hooks_stop; return 0; }
+    start_broker "$tag" hooks || { stop_broker; hooks_stop; return 0; }
   fi
   "$@" || true
   stop_broker
-  stop_hooks
+  hooks_stop
 }
 
 {
-  echo "# $(date -u +%FT%TZ) on $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  bench_machine
   echo "# hookmq: $HOOKMQ_BIN (workers $WORKERS); bench: $HMQ_BENCH; SDK: $($SDK_PY -V)"
-  echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "# load average before: $(loadavg3)"
 } | tee "$OUT/machine.txt"
 
 # ---- 1: a slow or stopped hook of client A does not delay client B ------------------------------
@@ -356,7 +285,7 @@ if wanted 5; then
   done
 fi
 
-echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
+echo "# load average after: $(loadavg3)" | tee -a "$OUT/machine.txt"
 echo
 $PY "$ROOT/bench/hooks_table.py" <"$RESULTS" | tee "$OUT/table.md"
 echo

@@ -18,19 +18,16 @@
 # environment: as bench/hooks.sh; VARIANTS (none grants cache on_publish).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-pick() { [ -x "$ROOT/build/$1" ] && echo "$ROOT/build/$1" || echo "$ROOT/build-bench/$1"; }
-HOOKMQ_BIN=${HOOKMQ_BIN:-$(pick hookmq)}
-HMQ_BENCH=${HMQ_BENCH:-$(pick hmq-bench)}
-SDK_PY=${SDK_PY:-$ROOT/sdk-python/.venv/bin/python}
-WORKERS=${WORKERS:-$(nproc)}
+. "$(dirname "$0")/lib.sh"
+bench_defaults
+HOOKMQ_BIN=${HOOKMQ_BIN:-$(bench_bin hookmq)}
 COUNT=20000
 OUT=""
 while getopts "n:o:h" opt; do
   case $opt in
     n) COUNT=$OPTARG ;;
     o) OUT=$OPTARG ;;
-    *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) bench_usage; exit 2 ;;
   esac
 done
 OUT=${OUT:-$ROOT/bench/results/hooks-callgrind-$(date +%Y%m%d-%H%M%S)}
@@ -38,87 +35,49 @@ mkdir -p "$OUT"
 command -v valgrind >/dev/null || { echo "hooks_callgrind.sh: valgrind is not installed" >&2; exit 1; }
 
 BROKER_PID="" HOOKS_PID=""
-cleanup() {
-  for p in $BROKER_PID $HOOKS_PID; do
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-free_port() {
-  $SDK_PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+bench_kill_on_exit BROKER_PID HOOKS_PID
 
-start() { # VARIANT RUN
-  local tag=$1-$2 hooks="" args=()
+start() { # VARIANT RUN: hook server (if the variant has one) and the broker under callgrind
+  local tag=$1-$2 ready args=()
   case $1 in
     grants) args=(--auth grants) ;;
     cache) args=(--auth allow --authorize 600) ;;
     on_publish) args=(--on-publish '#') ;;
   esac
+  PORT=$(bench_free_port)
+  ready=$(hookmq_ready "$PORT")
+  hookmq_config "$PORT" >"$OUT/broker-$tag.yaml"
   if [ ${#args[@]} -gt 0 ]; then
-    rm -f "$OUT/fifo"
-    mkfifo "$OUT/fifo"
-    "$SDK_PY" "$ROOT/bench/hooks_server.py" "${args[@]}" --stats "$OUT/hooks-$tag.stats" \
-      <"$OUT/fifo" >"$OUT/hooks-$tag.out" 2>&1 &
-    HOOKS_PID=$!
-    exec 7>"$OUT/fifo"
-    for _ in $(seq 100); do grep -q '^PORT' "$OUT/hooks-$tag.out" && break; sleep 0.1; done
-    hooks="hooks: {endpoints: \"127.0.0.1:$(awk '/^PORT/{print $2}' "$OUT/hooks-$tag.out")\", mandatory: true, authenticate_deadline_ms: 5000}"
+    hooks_start "$OUT" "$tag" "${args[@]}" || return 1
+    echo "hooks: {endpoints: \"127.0.0.1:$HOOKS_PORT\", mandatory: true, authenticate_deadline_ms: 5000}" \
+      >>"$OUT/broker-$tag.yaml"
+    ready="msg=hook_handshake"
   fi
-  PORT=$(free_port)
-  cat >"$OUT/broker-$tag.yaml" <<EOF
-broker: {workers: $WORKERS, sys_interval: 0}
-listeners: [{name: default, type: tcp, bind: 127.0.0.1, port: $PORT}]
-limits: {max_inflight: 1000, max_queued: 1000000}
-log: {level: info}
-$hooks
-EOF
-  valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$tag.out" --dump-instr=no \
-    "$HOOKMQ_BIN" --config "$OUT/broker-$tag.yaml" 2>"$OUT/broker-$tag.log" &
-  BROKER_PID=$!
-  local ready="msg=listening"
-  [ -n "$hooks" ] && ready="msg=hook_handshake"
-  for _ in $(seq 600); do
-    grep -q "$ready" "$OUT/broker-$tag.log" && return 0
-    kill -0 "$BROKER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "hooks_callgrind.sh: broker did not start, see $OUT/broker-$tag.log" >&2
-  return 1
+  bench_start "$OUT/broker-$tag.log" "$ready" 600 valgrind --tool=callgrind \
+    --callgrind-out-file="$OUT/callgrind.$tag.out" --dump-instr=no \
+    "$HOOKMQ_BIN" --config "$OUT/broker-$tag.yaml"
 }
 
 stop() {
-  kill -TERM "$BROKER_PID" 2>/dev/null || true
-  for _ in $(seq 600); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$BROKER_PID" 2>/dev/null || true
-  wait "$BROKER_PID" 2>/dev/null || true
+  bench_stop "$BROKER_PID" 600
   BROKER_PID=""
-  if [ -n "$HOOKS_PID" ]; then
-    kill -TERM "$HOOKS_PID" 2>/dev/null || true
-    exec 7>&-
-    wait "$HOOKS_PID" 2>/dev/null || true
-    HOOKS_PID=""
-  fi
+  hooks_stop
 }
-
-total_ir() { awk '/^(summary|totals):/ {print $2; exit}' "$1" 2>/dev/null || echo 0; }
 
 RESULTS=$OUT/results.txt
 : >"$RESULTS"
-echo "# $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg), $COUNT QoS 1 messages" |
+echo "# $(date -u +%FT%TZ), load average $(loadavg3), $COUNT QoS 1 messages" |
   tee -a "$RESULTS"
 for var in ${VARIANTS:-none grants cache on_publish}; do
   for run in base msgs; do
     n=0
     [ "$run" = msgs ] && n=$COUNT
-    start "$var" "$run" || continue
+    start "$var" "$run" || { stop; continue; }
     "$HMQ_BENCH" pubsub --pubs 1 --subs 1 --qos 1 --window 100 --count "$n" --port "$PORT" \
       --topic-prefix bench/p --connect-timeout 120 --drain 60 --drain-idle 5 \
       >>"$OUT/summary.txt" 2>&1 || true
     stop
-    echo "$var $run $(total_ir "$OUT/callgrind.$var-$run.out")" | tee -a "$RESULTS"
+    echo "$var $run $(callgrind_total_ir "$OUT/callgrind.$var-$run.out")" | tee -a "$RESULTS"
   done
 done
 echo

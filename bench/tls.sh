@@ -9,9 +9,9 @@
 #   -i: only the idle memory row;  -b "hookmq": only these brokers (default "hookmq mosquitto")
 # environment: HOOKMQ_ENV="MALLOC_ARENA_MAX=1 ..." runs hookmq with these variables (experiments)
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_defaults
 HOOKMQ_BIN=${HOOKMQ_BIN:-$ROOT/build/hookmq}
-MOSQUITTO_BIN=${MOSQUITTO_BIN:-/usr/sbin/mosquitto}
 SECS=10
 IDLE=2000
 ONLY_IDLE=0
@@ -22,55 +22,40 @@ while getopts "t:n:ib:h" opt; do
     n) IDLE=$OPTARG ;;
     i) ONLY_IDLE=1 ;;
     b) BROKERS=$OPTARG ;;
-    *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) bench_usage; exit 2 ;;
   esac
 done
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 [ -x "$PY" ] || PY=python3
 D=$(mktemp -d "${TMPDIR:-/tmp}/hookmq-tls-bench.XXXXXX")
-PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
+BROKER_PID=""
+BENCH_ON_EXIT='wait 2>/dev/null; rm -rf "$D"'
+bench_kill_on_exit BROKER_PID
 
 # certificates: CA, server (SAN localhost/127.0.0.1), client
-o() { openssl "$@" >/dev/null 2>&1; }
+bench_certs "$D" client
 cd "$D"
-o ecparam -name prime256v1 -genkey -noout -out ca.key
-o req -x509 -new -key ca.key -days 2 -subj /CN=bench-ca -out ca.crt
-for n in server client; do
-  o ecparam -name prime256v1 -genkey -noout -out $n.key
-  o req -new -key $n.key -subj /CN=$n -out $n.csr
-done
-printf "subjectAltName=DNS:localhost,IP:127.0.0.1\n" > san.ext
-o x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.crt
-o x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out client.crt
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-start() { # broker mode(none|required) -> sets PID, PORT
-  PORT=$(free_port)
+start() { # broker mode(none|required) -> sets BROKER_PID, PORT
+  PORT=$(bench_free_port)
   if [ "$1" = hookmq ]; then
     cat > h.yaml <<YAML
-broker: {workers: $(nproc), sys_interval: 0}
+broker: {workers: $WORKERS, sys_interval: 0}
 listeners:
   - {name: tls, type: tls, bind: 127.0.0.1, port: $PORT, tls_cert_file: $D/server.crt,
      tls_key_file: $D/server.key, tls_ca_file: $D/ca.crt, tls_client_cert: $2}
 YAML
     # shellcheck disable=SC2086
-    env ${HOOKMQ_ENV:-} "$HOOKMQ_BIN" --config h.yaml 2>h.log & PID=$!
+    env ${HOOKMQ_ENV:-} "$HOOKMQ_BIN" --config h.yaml 2>h.log & BROKER_PID=$!
   else
     { echo "listener $PORT 127.0.0.1"; echo "certfile $D/server.crt"; echo "keyfile $D/server.key"
       echo "cafile $D/ca.crt"; echo "allow_anonymous true"; echo "user root"
       [ "$2" = required ] && echo "require_certificate true"; } > m.conf
-    "$MOSQUITTO_BIN" -c m.conf 2>m.log & PID=$!
+    "$MOSQUITTO_BIN" -c m.conf 2>m.log & BROKER_PID=$!
   fi
-  for _ in $(seq 100); do
-    (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "tls.sh: $1 did not start" >&2; exit 1
+  bench_wait_port "$BROKER_PID" "$PORT" || { echo "tls.sh: $1 did not start" >&2; exit 1; }
 }
-stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
+stop() { bench_stop "$BROKER_PID"; BROKER_PID=""; }
 
 rate() { # s_time output -> connections per second
   awk '/connections in .* real seconds/ {for (i=1;i<=NF;i++) if ($i=="connections") c=$(i-1);
@@ -81,7 +66,7 @@ rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
 
 idle_rss() { # broker -> bytes per idle mTLS connection
   start "$1" required
-  local before; before=$(rss_kb "$PID")
+  local before; before=$(rss_kb "$BROKER_PID")
   "$PY" - "$PORT" "$IDLE" "$D" >/dev/null <<'PYEOF' &
 import socket, ssl, sys, time
 port, n, d = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -101,7 +86,7 @@ PYEOF
   sleep 1
   while [ "$(ls /proc/$cpid/fd 2>/dev/null | wc -l)" -lt "$IDLE" ]; do sleep 0.2; done
   sleep 3
-  local after; after=$(rss_kb "$PID")
+  local after; after=$(rss_kb "$BROKER_PID")
   kill $cpid; wait $cpid 2>/dev/null || true
   stop
   echo $(( (after - before) * 1024 / IDLE ))

@@ -10,11 +10,9 @@
 # environment: HOOKMQ_BIN (build/hookmq), MOSQUITTO_BIN (/usr/sbin/mosquitto),
 #   HMQ_BENCH (build/hmq-bench), WORKERS (hookmq workers, default nproc)
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_defaults
 HOOKMQ_BIN=${HOOKMQ_BIN:-$ROOT/build/hookmq}
-MOSQUITTO_BIN=${MOSQUITTO_BIN:-/usr/sbin/mosquitto}
-HMQ_BENCH=${HMQ_BENCH:-$ROOT/build/hmq-bench}
-WORKERS=${WORKERS:-$(nproc)}
 N=10
 SECS=10
 REPEAT=3
@@ -25,29 +23,21 @@ while getopts "n:d:r:p:h" opt; do
     d) SECS=$OPTARG ;;
     r) REPEAT=$OPTARG ;;
     p) PAYLOAD=$OPTARG ;;
-    *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) bench_usage; exit 2 ;;
   esac
 done
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 [ -x "$PY" ] || PY=python3
 D=$(mktemp -d "${TMPDIR:-/tmp}/hookmq-tls-qos1.XXXXXX")
-PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
+BROKER_PID=""
+BENCH_ON_EXIT='wait 2>/dev/null; rm -rf "$D"'
+bench_kill_on_exit BROKER_PID
 
-o() { openssl "$@" >/dev/null 2>&1; }
+bench_certs "$D"
 cd "$D"
-o ecparam -name prime256v1 -genkey -noout -out ca.key
-o req -x509 -new -key ca.key -days 2 -subj /CN=bench-ca -out ca.crt
-o ecparam -name prime256v1 -genkey -noout -out server.key
-o req -new -key server.key -subj /CN=server -out server.csr
-printf "subjectAltName=DNS:localhost,IP:127.0.0.1\n" > san.ext
-o x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.crt
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-start() { # broker -> PID, PORT
-  PORT=$(free_port)
+start() { # broker -> BROKER_PID, PORT
+  PORT=$(bench_free_port)
   if [ "$1" = hookmq ]; then
     cat > h.yaml <<YAML
 broker: {workers: $WORKERS, sys_interval: 0}
@@ -56,45 +46,32 @@ listeners:
   - {name: tls, type: tls, bind: 127.0.0.1, port: $PORT, tls_cert_file: $D/server.crt,
      tls_key_file: $D/server.key}
 YAML
-    "$HOOKMQ_BIN" --config h.yaml 2>h.log & PID=$!
+    "$HOOKMQ_BIN" --config h.yaml 2>h.log & BROKER_PID=$!
   else
-    cat > m.conf <<CONF
-listener $PORT 127.0.0.1
-certfile $D/server.crt
-keyfile $D/server.key
-allow_anonymous true
-max_inflight_messages 1000
-max_queued_messages 1000000
-set_tcp_nodelay true
-sys_interval 0
-persistence false
-user root
-CONF
-    "$MOSQUITTO_BIN" -c m.conf 2>m.log & PID=$!
+    # certfile and keyfile apply to the listener line that mosquitto_config starts with
+    { mosquitto_config "$PORT"; echo "certfile $D/server.crt"; echo "keyfile $D/server.key"
+      echo "user root"; } > m.conf
+    "$MOSQUITTO_BIN" -c m.conf 2>m.log & BROKER_PID=$!
   fi
-  for _ in $(seq 100); do
-    (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "tls_qos1.sh: $1 did not start" >&2; exit 1
+  bench_wait_port "$BROKER_PID" "$PORT" || { echo "tls_qos1.sh: $1 did not start" >&2; exit 1; }
 }
-stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
+stop() { bench_stop "$BROKER_PID"; BROKER_PID=""; }
 
-echo "# $(date -u +%FT%TZ), $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(date -u +%FT%TZ), $(nproc) CPUs, load average before: $(loadavg3)"
 ARGS="pubsub --pubs $N --subs $N --sub-mode pairs --qos 1 --payload $PAYLOAD --window 100 --duration $SECS --cafile $D/ca.crt"
 echo "# hmq-bench $ARGS"
 for r in $(seq "$REPEAT"); do
   for b in hookmq mosquitto; do
     start $b
     # shellcheck disable=SC2086
-    "$HMQ_BENCH" $ARGS --port "$PORT" --broker-pid "$PID" --json --label "$b" 2>>bench.err |
+    "$HMQ_BENCH" $ARGS --port "$PORT" --broker-pid "$BROKER_PID" --json --label "$b" 2>>bench.err |
       grep '^{' >> results.json || echo "tls_qos1.sh: $b run $r gave no result" >&2
     stop
     tail -1 results.json | "$PY" -c 'import json,sys; j=json.loads(sys.stdin.read())
 print("run: {label:9} {delivered_per_s:>10.0f} msg/s  lost {lost}  broker CPU {broker_cpu_s:.1f} s  others CPU {other_cpu_s:.1f} s".format(**j))'
   done
 done
-echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# load average after: $(loadavg3)"
 "$PY" - results.json "$N" "$PAYLOAD" <<'PYEOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]

@@ -14,8 +14,10 @@ typedef struct {
     size_t len;
 } slot_t;
 
+#define LOCKS 16 /* slot i is guarded by mu[i % LOCKS]: workers rarely meet on one */
+
 struct hmq_client_pack {
-    uv_mutex_t mu;
+    uv_mutex_t mu[LOCKS];
     size_t n;
     slot_t *slots;
 };
@@ -23,12 +25,13 @@ struct hmq_client_pack {
 hmq_client_pack_t *hmq_client_pack_new(size_t slots)
 {
     hmq_client_pack_t *cp = calloc(1, sizeof(*cp));
-    if (!cp || !(cp->slots = calloc(slots ? slots : 1, sizeof(slot_t))) ||
-        uv_mutex_init(&cp->mu) != 0) {
+    if (!cp || !(cp->slots = calloc(slots ? slots : 1, sizeof(slot_t)))) {
         if (cp) free(cp->slots);
         free(cp);
         return NULL;
     }
+    for (size_t i = 0; i < LOCKS; i++)
+        uv_mutex_init(&cp->mu[i]);
     cp->n = slots ? slots : 1;
     return cp;
 }
@@ -39,7 +42,8 @@ void hmq_client_pack_free(hmq_client_pack_t *cp)
     for (size_t i = 0; i < cp->n; i++)
         free(cp->slots[i].bytes);
     free(cp->slots);
-    uv_mutex_destroy(&cp->mu);
+    for (size_t i = 0; i < LOCKS; i++)
+        uv_mutex_destroy(&cp->mu[i]);
     free(cp);
 }
 
@@ -66,47 +70,51 @@ static size_t varint(uint64_t v, uint8_t *out)
     return n;
 }
 
-/* field tag + length + bytes at the end of *buf */
-static int append(uint8_t **buf, size_t *len, uint32_t field, const uint8_t *b, size_t n)
+/* One allocation: the packed message m, then field `field` holding b[0..n). */
+static uint8_t *build(size_t plen, uint32_t field, const uint8_t *b, size_t n, size_t *len)
 {
     uint8_t head[20];
     size_t h = varint(((uint64_t)field << 3) | 2, head);
     h += varint(n, head + h);
-    uint8_t *nb = realloc(*buf, *len + h + n);
-    if (!nb) return -1;
-    memcpy(nb + *len, head, h);
-    if (n) memcpy(nb + *len + h, b, n);
-    *buf = nb;
-    *len += h + n;
-    return 0;
+    uint8_t *out = malloc(plen + h + n + 1);
+    if (!out) return NULL;
+    memcpy(out + plen, head, h);
+    if (n) memcpy(out + plen + h, b, n);
+    *len = plen + h + n;
+    return out;
 }
 
-int hmq_client_pack_append(hmq_client_pack_t *cp, const hmq_hooks_client_t *c, const char *node,
-                           bool want_chain, uint32_t field, uint8_t **buf, size_t *len)
+uint8_t *hmq_client_pack_message(hmq_client_pack_t *cp, const ProtobufCMessage *m,
+                                 const hmq_hooks_client_t *c, const char *node, bool want_chain,
+                                 uint32_t field, size_t *len)
 {
+    size_t plen = protobuf_c_message_get_packed_size(m);
+    uint8_t *out = NULL;
     if (!c->uid || !cp) { /* not cacheable: encode for this message */
         size_t n;
         uint8_t *b = encode(c, node, want_chain, &n);
-        int rc = b ? append(buf, len, field, b, n) : -1;
+        if (b) out = build(plen, field, b, n, len);
         free(b);
-        return rc;
-    }
-    slot_t *s = &cp->slots[c->uid % cp->n];
-    uv_mutex_lock(&cp->mu);
-    if (s->uid != c->uid || s->chain != want_chain || !s->bytes) {
-        size_t n;
-        uint8_t *b = encode(c, node, want_chain, &n);
-        if (!b) {
-            uv_mutex_unlock(&cp->mu);
-            return -1;
+    } else {
+        size_t i = c->uid % cp->n;
+        slot_t *s = &cp->slots[i];
+        uv_mutex_t *mu = &cp->mu[i % LOCKS];
+        uv_mutex_lock(mu);
+        if (s->uid != c->uid || s->chain != want_chain || !s->bytes) {
+            size_t n;
+            uint8_t *b = encode(c, node, want_chain, &n);
+            if (b) {
+                free(s->bytes);
+                s->bytes = b;
+                s->len = n;
+                s->uid = c->uid;
+                s->chain = want_chain;
+            }
         }
-        free(s->bytes);
-        s->bytes = b;
-        s->len = n;
-        s->uid = c->uid;
-        s->chain = want_chain;
+        if (s->uid == c->uid && s->chain == want_chain && s->bytes)
+            out = build(plen, field, s->bytes, s->len, len);
+        uv_mutex_unlock(mu);
     }
-    int rc = append(buf, len, field, s->bytes, s->len);
-    uv_mutex_unlock(&cp->mu);
-    return rc;
+    if (out) protobuf_c_message_pack(m, out); /* the message's own fields, in front */
+    return out;
 }

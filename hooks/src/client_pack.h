@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <protobuf-c/protobuf-c.h>
+
 #include "hookmq/hooks.h"
 
 typedef struct hmq_client_pack hmq_client_pack_t;
@@ -19,9 +21,10 @@ typedef struct hmq_client_pack hmq_client_pack_t;
 hmq_client_pack_t *hmq_client_pack_new(size_t slots);
 void hmq_client_pack_free(hmq_client_pack_t *cp);
 
-/* Appends the ClientInfo of c as field number `field` of the message packed in *buf (*len
- * bytes, malloc'd; grown here). Returns 0, or -1 (no memory: *buf is unchanged). */
-int hmq_client_pack_append(hmq_client_pack_t *cp, const hmq_hooks_client_t *c, const char *node,
-                           bool want_chain, uint32_t field, uint8_t **buf, size_t *len);
+/* Packs m followed by the ClientInfo of c as field number `field` (the client field m leaves
+ * unset), in one malloc'd buffer; NULL when out of memory. */
+uint8_t *hmq_client_pack_message(hmq_client_pack_t *cp, const ProtobufCMessage *m,
+                                 const hmq_hooks_client_t *c, const char *node, bool want_chain,
+                                 uint32_t field, size_t *len);
 
 #endif

@@ -22,15 +22,16 @@
 #include "util/log.h"
 
 #define REOPEN_DELAY_MS 200
-/* Adaptive batching: while the server already works on at least HOLD_OUTSTANDING items, a
- * batch smaller than HOLD_BATCH waits for answers (each DecisionBatch sends what is pending)
- * instead of going out at once, for at most LINGER_MS (the home-loop tick flushes it). Each
- * MessageBatch costs ~100 us in the broker and ~190 us in a Python server whatever its size
- * (bench/hooks.sh, scenario 5), so tiny batches under load are what limits throughput. A lone
- * request, or one behind a few slow ones, still goes out at once. */
+/* Adaptive batching: while the server is busy answering (at least HOLD_OUTSTANDING items at
+ * it, and an answer came less than LINGER_NS ago), a batch smaller than HOLD_BATCH waits for the
+ * next answer (each DecisionBatch sends what is pending) instead of going out at once; it never
+ * waits longer than LINGER_NS. Each MessageBatch costs ~100 us in the broker and ~190 us in a
+ * Python server whatever its size (bench/hooks.sh, scenario 5), so tiny batches under load are
+ * what limits throughput. A server that is not answering (items stuck in a slow hook) holds
+ * nothing back: requests of other clients to its fast hooks go out at once. */
 #define HOLD_OUTSTANDING 8
 #define HOLD_BATCH 32
-#define LINGER_MS 1
+#define LINGER_NS 1000000u
 
 typedef struct sitem {
     uint8_t pk;                /* PK_STREAM (first: see srv_cancel) */
@@ -41,7 +42,7 @@ typedef struct sitem {
     uint64_t deadline_ms; /* hmq_hooks_now_ms() time, 0 = none */
     hmq_hooks_call_t *hcall;
     bool authorize, queued, sent;
-    uint64_t queued_ms;         /* when it was queued (linger) */
+    uint64_t queued_ns;         /* when it was queued (uv_hrtime, linger) */
     hmq_hooks_call_status_t st; /* when completing */
     uint8_t *buf;               /* the packed request, without deadline_ms */
     size_t len;
@@ -61,6 +62,7 @@ struct mstream {
     uint32_t credits;
     uint32_t n_pending;   /* queued, not sent */
     uint32_t outstanding; /* sent, not answered (nor expired, nor cancelled) */
+    uint64_t answer_ns;   /* when the last answers came (uv_hrtime) */
     sitem_t *head, *tail;
     hmq_map_t items; /* id -> sitem: pending and sent */
     dl_t *heap;      /* deadlines, lazily deleted */
@@ -231,9 +233,10 @@ static void kick_locked(mstream_t *ms, sitem_t **done, bool force)
 {
     hmq_grpc_server_t *s = ms->s;
     if (ms->broken || ms->sending || !ms->head || !ms->credits || s->closing) return;
-    if (!force && ms->outstanding >= HOLD_OUTSTANDING && ms->n_pending < HOLD_BATCH &&
-        hmq_hooks_now_ms() - ms->head->queued_ms < LINGER_MS)
-        return;
+    if (!force && ms->outstanding >= HOLD_OUTSTANDING && ms->n_pending < HOLD_BATCH) {
+        uint64_t now = uv_hrtime();
+        if (now - ms->answer_ns < LINGER_NS && now - ms->head->queued_ns < LINGER_NS) return;
+    }
     uint32_t max = s->max_batch;
     decl_t *d = hmq_grpc_decl(s);
     if (d && d->max_batch && d->max_batch < max) max = d->max_batch;
@@ -388,6 +391,7 @@ static void on_recv(gtag_t *t, bool ok)
     }
     if (db && !ms->broken) {
         ms->credits += db->credits;
+        if (np || na) ms->answer_ns = uv_hrtime();
         for (size_t i = 0; i < np; i++)
             pubv[i] = claim(ms, db->publish[i]->id, false);
         for (size_t i = 0; i < na; i++)
@@ -559,7 +563,7 @@ static int enqueue(hmq_grpc_server_t *s, hmq_hooks_call_t *call, const char *cli
     it->ms = ms;
     if (it->deadline_ms) heap_push(ms, it->deadline_ms, id);
     it->queued = true;
-    it->queued_ms = hmq_hooks_now_ms();
+    it->queued_ns = uv_hrtime();
     ms->n_pending++;
     it->prev = ms->tail;
     if (ms->tail)
@@ -572,14 +576,6 @@ static int enqueue(hmq_grpc_server_t *s, hmq_hooks_call_t *call, const char *cli
     uv_mutex_unlock(&s->smu);
     complete(s, done);
     return 0;
-}
-
-static uint8_t *pack(const ProtobufCMessage *m, size_t *len)
-{
-    *len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(*len ? *len : 1);
-    if (buf) protobuf_c_message_pack(m, buf);
-    return buf;
 }
 
 int hmq_grpc_stream_publish(void *self, hmq_hooks_call_t *call, const hmq_hooks_client_t *client,
@@ -609,14 +605,10 @@ int hmq_grpc_stream_publish(void *self, hmq_hooks_call_t *call, const hmq_hooks_
     pr.hook_ids = ids;
     pr.message = &pm.m;
     size_t len;
-    uint8_t *buf = pack(&pr.base, &len);
+    /* with the connection's identity, encoded once per connection (client_pack.c): field 5 */
+    uint8_t *buf =
+        hmq_client_pack_message(s->cpack, &pr.base, client, s->g->node, want_chain, 5, &len);
     hmq_pb_message_clear(&pm);
-    /* the connection's identity, encoded once per connection (client_pack.c): field 5 */
-    if (buf &&
-        hmq_client_pack_append(s->cpack, client, s->g->node, want_chain, 5, &buf, &len) < 0) {
-        free(buf);
-        buf = NULL;
-    }
     if (!buf) return -1;
     return enqueue(s, call, client->client_id, false, id, buf, len, deadline_ms);
 }
@@ -638,14 +630,10 @@ int hmq_grpc_stream_authorize(hmq_grpc_server_t *s, hmq_hooks_call_t *call,
     ar.hook_ids = (uint32_t *)ids;
     ar.id = id;
     size_t len;
-    uint8_t *buf = pack(&ar.base, &len);
-    if (req->message) hmq_pb_message_clear(&pm);
     /* field 1: the connection's identity, encoded once per connection */
-    if (buf &&
-        hmq_client_pack_append(s->cpack, req->client, s->g->node, want_chain, 1, &buf, &len) < 0) {
-        free(buf);
-        buf = NULL;
-    }
+    uint8_t *buf =
+        hmq_client_pack_message(s->cpack, &ar.base, req->client, s->g->node, want_chain, 1, &len);
+    if (req->message) hmq_pb_message_clear(&pm);
     if (!buf) return -1;
     return enqueue(s, call, req->client->client_id, true, id, buf, len, deadline_ms);
 }

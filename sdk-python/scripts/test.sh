@@ -5,12 +5,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ] || [ requirements-dev.txt -nt .venv/.stamp ] || [ pyproject.toml -nt .venv/.stamp ]; then
+# One creator at a time (unit tests that need the venv may start this concurrently); .stamp marks
+# a complete venv.
+exec 9>.venv.lock
+flock 9
+if [ ! -f .venv/.stamp ] || [ requirements-dev.txt -nt .venv/.stamp ] || [ pyproject.toml -nt .venv/.stamp ]; then
   "$PY" -m venv .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
   .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
   touch .venv/.stamp
 fi
+flock -u 9
+if [ "${1:-}" = "--venv-only" ]; then exit 0; fi
 .venv/bin/python scripts/gen_proto.py --check
 .venv/bin/mypy
 exec .venv/bin/python -m pytest -q "$@"

@@ -57,11 +57,13 @@ static inline bool server_start(pyserver_t *ps, ...)
     char py[1200], script[1200];
     snprintf(py, sizeof(py), "%s/sdk-python/.venv/bin/python", src_dir);
     snprintf(script, sizeof(script), "%s/tests/unit/hooks_server.py", src_dir);
-    if (access(py, X_OK) != 0) { /* create the venv once (exits 5: no test selected) */
+    char stamp[1200];
+    snprintf(stamp, sizeof(stamp), "%s/sdk-python/.venv/.stamp", src_dir);
+    if (access(stamp, F_OK) != 0) { /* create the venv once (test.sh serializes creators) */
         char cmd[1400];
-        snprintf(cmd, sizeof(cmd),
-                 "'%s/sdk-python/scripts/test.sh' -q -k nonexistent >/dev/null 2>&1", src_dir);
-        if (system(cmd) == -1 || access(py, X_OK) != 0) return false;
+        snprintf(cmd, sizeof(cmd), "'%s/sdk-python/scripts/test.sh' --venv-only >/dev/null 2>&1",
+                 src_dir);
+        if (system(cmd) == -1 || access(stamp, F_OK) != 0) return false;
     }
     char *argv[24] = {py, script};
     int argc = 2;

@@ -17,10 +17,9 @@ static Hookmq__V1__PublishRequest *with_client(hmq_client_pack_t *cp, const hmq_
 {
     Hookmq__V1__PublishRequest pr = HOOKMQ__V1__PUBLISH_REQUEST__INIT;
     pr.id = 42;
-    size_t len = hookmq__v1__publish_request__get_packed_size(&pr);
-    uint8_t *buf = malloc(len + 1);
-    hookmq__v1__publish_request__pack(&pr, buf);
-    assert_int_equal(hmq_client_pack_append(cp, c, "node-a", chain, 5, &buf, &len), 0);
+    size_t len = 0;
+    uint8_t *buf = hmq_client_pack_message(cp, &pr.base, c, "node-a", chain, 5, &len);
+    assert_non_null(buf);
     Hookmq__V1__PublishRequest *out = hookmq__v1__publish_request__unpack(NULL, len, buf);
     free(buf);
     assert_non_null(out);
