@@ -27,7 +27,7 @@
 #   SDK_PY (sdk-python/.venv/bin/python; make it with `bash sdk-python/scripts/test.sh`),
 #   WORKERS (hookmq workers: nproc), CONNECTS (connections per connect run: 2000),
 #   HOOKS_NICE (run the hook server under `nice -n HOOKS_NICE`), T1_VARIANTS (scenario 1's
-#   variants: b-alone a-unhooked slow stopped).
+#   variants: b-alone a-unhooked fast slow stopped).
 set -euo pipefail
 
 . "$(dirname "$0")/lib.sh"
@@ -148,9 +148,10 @@ with_hooks() {
 
 # ---- 1: a slow or stopped hook of client A does not delay client B ------------------------------
 # B: 10 publishers -> 10 subscribers (pairs), QoS 1, 5,000 msg/s on bench/b/<n> (no hook matches).
-# A: the same at 2,000 msg/s on slow/a/<n>, where an on_publish hook sleeps 100 ms (variant slow),
-# or on bench/a/<n> without a hook (variant a-unhooked), or on slow/a/<n> with the hook server
-# SIGSTOPped for B's whole run (variant stopped: A's calls time out, 200 ms, on_failure deny).
+# A: the same at 2,000 msg/s on slow/a/<n>, where an on_publish hook sleeps 100 ms (variant slow)
+# or answers at once (variant fast: the reference for "slow adds nothing"), or on bench/a/<n>
+# without a hook (variant a-unhooked), or on slow/a/<n> with the hook server SIGSTOPped for B's
+# whole run (variant stopped: A's calls time out, 200 ms, on_failure deny).
 B_ARGS=(pubsub --pubs 10 --subs 10 --sub-mode pairs --qos 1 --rate 5000 --topic-prefix bench/b)
 t1_run() { # VARIANT RUN
   local var=$1 run=$2 a_prefix=slow/a
@@ -179,8 +180,10 @@ t1_run() { # VARIANT RUN
 if wanted 1; then
   echo "== 1: client B (QoS 1, 5k msg/s, no hook) beside client A (QoS 1, 2k msg/s) whose hook is slow/stopped"
   for run in $(seq "$RUNS"); do
-    for var in ${T1_VARIANTS:-b-alone a-unhooked slow stopped}; do
-      with_hooks "1-$var-$run" --slow 'slow/#' --slow-ms 100 -- t1_run "$var" "$run"
+    for var in ${T1_VARIANTS:-b-alone a-unhooked fast slow stopped}; do
+      ms=100
+      [ "$var" = fast ] && ms=0 # the same hooked traffic of A, answered at once
+      with_hooks "1-$var-$run" --slow 'slow/#' --slow-ms "$ms" -- t1_run "$var" "$run"
     done
   done
 fi
