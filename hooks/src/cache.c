@@ -280,3 +280,57 @@ void hmq_hooks_value_unref(hmq_hooks_value_t *v)
     hmq_hooks_answer_clear(&a);
     free(v);
 }
+
+static size_t slen(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
+
+/* ---- what decisions are cached under (chain.c) ---------------------------------------------- */
+
+/* authenticate: provider, client identity and the (HMAC'd, never stored) password. */
+void hmq_hooks_key_auth(const hmq_hooks_cache_t *cache, const provider_t *p,
+                        const hmq_hooks_auth_req_t *req, hmq_cache_key_t *key)
+{
+    const hmq_hooks_client_t *c = req->client;
+    uint8_t hook = HMQ_HOOK_AUTHENTICATE;
+    const char *fp = c->tls && c->tls->has_peer_certificate ? c->tls->fingerprint_sha256 : NULL;
+    const void *pw = req->has_password
+                         ? (const void *)(req->password ? req->password : (const uint8_t *)"")
+                         : NULL;
+    unsigned gen = atomic_load(&p->generation);
+    const void *parts[] = {p->name, &gen, &hook, c->listener, c->client_id, c->username, pw, fp};
+    size_t lens[] = {
+        strlen(p->name),   sizeof gen,        1,       slen(c->listener), slen(c->client_id),
+        slen(c->username), req->password_len, slen(fp)};
+    hmq_hooks_cache_key(cache, key, parts, lens, sizeof(parts) / sizeof(parts[0]));
+}
+
+/* authorize, by scope: topic (client + action + topic), client (client + action), username. */
+void hmq_hooks_key_authz(const hmq_hooks_cache_t *cache, const provider_t *p,
+                         const hmq_hooks_authz_req_t *req, uint8_t scope, hmq_cache_key_t *key)
+{
+    const hmq_hooks_client_t *c = req->client;
+    uint8_t tag[2] = {HMQ_HOOK_AUTHORIZE, scope};
+    uint8_t action = (uint8_t)req->action;
+    bool user = scope == HMQ_SCOPE_USERNAME;
+    bool topic = scope == HMQ_SCOPE_TOPIC;
+    unsigned gen = atomic_load(&p->generation);
+    const void *parts[] = {p->name,
+                           &gen,
+                           tag,
+                           &action,
+                           user ? NULL : c->client_id,
+                           c->username,
+                           topic ? req->topic : NULL,
+                           topic ? req->share_group : NULL};
+    size_t lens[] = {strlen(p->name),
+                     sizeof gen,
+                     2,
+                     1,
+                     user ? 0 : slen(c->client_id),
+                     slen(c->username),
+                     topic ? slen(req->topic) : 0,
+                     topic ? slen(req->share_group) : 0};
+    hmq_hooks_cache_key(cache, key, parts, lens, sizeof(parts) / sizeof(parts[0]));
+}

@@ -15,54 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hooks_int.h"
+#include "chain_int.h"
 #include "proto_convert.h"
 #include "util/log.h"
 
 #define INC(m, f) atomic_fetch_add_explicit(&(m)->f, 1, memory_order_relaxed)
 #define DEC(m, f) atomic_fetch_sub_explicit(&(m)->f, 1, memory_order_relaxed)
-
-typedef struct {
-    int decision; /* CONTINUE / ALLOW / DENY */
-    uint8_t code;
-    char *reason;
-    char *filter; /* owned rewrite, NULL = the request's */
-    uint8_t max_qos;
-} sub_state_t;
-
-struct hmq_hooks_op {
-    hmq_hooks_t *h;
-    hmq_hooks_loop_t *hl;
-    hmq_hook_t hook;
-    union {
-        hmq_hooks_auth_req_t *auth;
-        hmq_hooks_authz_req_t *authz;
-        hmq_hooks_publish_req_t *pub;
-        hmq_hooks_subscribe_req_t *sub;
-    } req;
-    union {
-        hmq_hooks_auth_cb auth;
-        hmq_hooks_authz_cb authz;
-        hmq_hooks_publish_cb pub;
-        hmq_hooks_subscribe_cb sub;
-    } cb;
-    const hmq_hooks_client_t *client;
-    size_t pos;
-    bool cancelled;
-    hmq_hooks_call_t *call;   /* in flight */
-    hmq_hooks_value_t *allow; /* first ALLOW seen (deny_wins goes on asking) */
-    const char *allow_by;
-    bool allow_policy, allow_cache;
-    /* on_publish: the message as changed so far, and the values the changes own */
-    hmq_hooks_message_t msg, owned;
-    uint32_t changed;
-    /* on_subscribe (n_subs kept: the request may be gone when the op is freed) */
-    sub_state_t *subs;
-    size_t n_subs;
-    hmq_hooks_item_t start;
-};
-
-static void step(hmq_hooks_op_t *op);
 
 /* ---- finishing ----------------------------------------------------------------------------- */
 
@@ -265,7 +223,7 @@ static void apply(hmq_hooks_op_t *op, provider_t *p, hmq_hooks_value_t *v, bool 
         }
     }
     op->pos++;
-    step(op);
+    hmq_hooks_chain_step(op);
 }
 
 /* on_subscribe: one subscription's answer. */
@@ -303,7 +261,7 @@ static void apply_static(hmq_hooks_op_t *op, provider_t *p, int decision, uint8_
             free(r);
         }
         op->pos++;
-        step(op);
+        hmq_hooks_chain_step(op);
         return;
     }
     hmq_hooks_answer_t a = {.decision = decision, .reason_code = code, .reason = strdup(reason)};
@@ -317,59 +275,7 @@ static void apply_static(hmq_hooks_op_t *op, provider_t *p, int decision, uint8_
     hmq_hooks_value_unref(v);
 }
 
-/* ---- cache keys ---------------------------------------------------------------------------- */
-
-static size_t slen(const char *s)
-{
-    return s ? strlen(s) : 0;
-}
-
-/* authenticate: provider, client identity and the (HMAC'd, never stored) password. */
-static void key_auth(hmq_hooks_t *h, provider_t *p, const hmq_hooks_auth_req_t *req,
-                     hmq_cache_key_t *key)
-{
-    const hmq_hooks_client_t *c = req->client;
-    uint8_t hook = HMQ_HOOK_AUTHENTICATE;
-    const char *fp = c->tls && c->tls->has_peer_certificate ? c->tls->fingerprint_sha256 : NULL;
-    const void *pw = req->has_password
-                         ? (const void *)(req->password ? req->password : (const uint8_t *)"")
-                         : NULL;
-    unsigned gen = atomic_load(&p->generation);
-    const void *parts[] = {p->name, &gen, &hook, c->listener, c->client_id, c->username, pw, fp};
-    size_t lens[] = {
-        strlen(p->name),   sizeof gen,        1,       slen(c->listener), slen(c->client_id),
-        slen(c->username), req->password_len, slen(fp)};
-    hmq_hooks_cache_key(h->cache, key, parts, lens, sizeof(parts) / sizeof(parts[0]));
-}
-
-/* authorize, by scope: topic (client + action + topic), client (client + action), username. */
-static void key_authz(hmq_hooks_t *h, provider_t *p, const hmq_hooks_authz_req_t *req,
-                      uint8_t scope, hmq_cache_key_t *key)
-{
-    const hmq_hooks_client_t *c = req->client;
-    uint8_t tag[2] = {HMQ_HOOK_AUTHORIZE, scope};
-    uint8_t action = (uint8_t)req->action;
-    bool user = scope == HMQ_SCOPE_USERNAME;
-    bool topic = scope == HMQ_SCOPE_TOPIC;
-    unsigned gen = atomic_load(&p->generation);
-    const void *parts[] = {p->name,
-                           &gen,
-                           tag,
-                           &action,
-                           user ? NULL : c->client_id,
-                           c->username,
-                           topic ? req->topic : NULL,
-                           topic ? req->share_group : NULL};
-    size_t lens[] = {strlen(p->name),
-                     sizeof gen,
-                     2,
-                     1,
-                     user ? 0 : slen(c->client_id),
-                     slen(c->username),
-                     topic ? slen(req->topic) : 0,
-                     topic ? slen(req->share_group) : 0};
-    hmq_hooks_cache_key(h->cache, key, parts, lens, sizeof(parts) / sizeof(parts[0]));
-}
+/* ---- cache ------------------------------------------------------------------------------- */
 
 static hmq_hooks_value_t *cache_lookup(hmq_hooks_op_t *op, provider_t *p, hmq_cache_key_t *key,
                                        bool stale)
@@ -377,7 +283,7 @@ static hmq_hooks_value_t *cache_lookup(hmq_hooks_op_t *op, provider_t *p, hmq_ca
     hmq_hooks_t *h = op->h;
     uint64_t now = hmq_hooks_now_ms();
     if (op->hook == HMQ_HOOK_AUTHENTICATE) {
-        key_auth(h, p, op->req.auth, key);
+        hmq_hooks_key_auth(h->cache, p, op->req.auth, key);
         if (op->req.auth->client->authentication_method) return NULL; /* rounds: never cached */
         return hmq_hooks_cache_get(h->cache, key, now, stale);
     }
@@ -386,7 +292,7 @@ static hmq_hooks_value_t *cache_lookup(hmq_hooks_op_t *op, provider_t *p, hmq_ca
     hmq_hooks_value_t *v = NULL;
     hmq_cache_key_t k;
     for (size_t i = 0; i < sizeof(scopes) && !v; i++) {
-        key_authz(h, p, op->req.authz, scopes[i], &k);
+        hmq_hooks_key_authz(h->cache, p, op->req.authz, scopes[i], &k);
         v = hmq_hooks_cache_get(h->cache, &k, now, stale);
         if (i == 0) *key = k; /* answers are stored under their own scope (on_call_done) */
     }
@@ -531,7 +437,7 @@ static int pick_subs(hmq_hooks_op_t *op, provider_t *p, hmq_hooks_call_t *call,
     return 0;
 }
 
-static void step(hmq_hooks_op_t *op)
+void hmq_hooks_chain_step(hmq_hooks_op_t *op)
 {
     hmq_hooks_t *h = op->h;
     for (;;) { /* providers that are skipped: bounded by the chain length */
@@ -697,7 +603,7 @@ static void on_call_done(hmq_hooks_item_t *it)
     if (sub) {
         call_free(call);
         op->pos++;
-        step(op);
+        hmq_hooks_chain_step(op);
         return;
     }
     if (op->hook == HMQ_HOOK_ON_PUBLISH) apply_changes(op, a);
@@ -711,117 +617,11 @@ static void on_call_done(hmq_hooks_item_t *it)
         return;
     }
     if (ttl && op->hook == HMQ_HOOK_AUTHORIZE && scope > HMQ_SCOPE_FILTER)
-        key_authz(op->h, p, op->req.authz, scope, &key);
+        hmq_hooks_key_authz(op->h->cache, p, op->req.authz, scope, &key);
     bool enhanced =
         op->hook == HMQ_HOOK_AUTHENTICATE && op->req.auth->client->authentication_method;
     if (ttl && op->hook <= HMQ_HOOK_AUTHORIZE && !enhanced && !v->challenge)
         hmq_hooks_cache_put(op->h->cache, &key, v, hmq_hooks_now_ms(), ttl);
     apply(op, p, v, false, false);
     hmq_hooks_value_unref(v);
-}
-
-/* ---- entry points -------------------------------------------------------------------------- */
-
-static void on_start(hmq_hooks_item_t *it)
-{
-    hmq_hooks_op_t *op = (hmq_hooks_op_t *)((char *)it - offsetof(hmq_hooks_op_t, start));
-    step(op);
-}
-
-static hmq_hooks_op_t *op_new(hmq_hooks_loop_t *hl, hmq_hook_t hook,
-                              const hmq_hooks_client_t *client, int *rc)
-{
-    *rc = HMQ_HOOKS_EINVAL;
-    if (!hl || !client || !client->client_id) return NULL;
-    hmq_hooks_t *h = hl->h;
-    *rc = HMQ_HOOKS_ESTATE;
-    if (!h->started || h->closed || hl->closing) return NULL;
-    *rc = HMQ_HOOKS_ENOMEM;
-    hmq_hooks_op_t *op = calloc(1, sizeof(*op));
-    if (!op) return NULL;
-    op->h = h;
-    op->hl = hl;
-    op->hook = hook;
-    op->client = client;
-    op->start.run = on_start;
-    *rc = 0;
-    return op;
-}
-
-int hmq_hooks_authenticate(hmq_hooks_loop_t *hl, hmq_hooks_auth_req_t *req, hmq_hooks_auth_cb cb)
-{
-    int rc;
-    if (!req || !cb) return HMQ_HOOKS_EINVAL;
-    hmq_hooks_op_t *op = op_new(hl, HMQ_HOOK_AUTHENTICATE, req->client, &rc);
-    if (!op) return rc;
-    op->req.auth = req;
-    op->cb.auth = cb;
-    req->op = op;
-    hmq_hooks_loop_push(hl, &op->start); /* the callback never runs inside this call */
-    return 0;
-}
-
-int hmq_hooks_authorize(hmq_hooks_loop_t *hl, hmq_hooks_authz_req_t *req, hmq_hooks_authz_cb cb)
-{
-    int rc;
-    if (!req || !cb || !req->topic ||
-        (req->action != HMQ_ACTION_PUBLISH && req->action != HMQ_ACTION_SUBSCRIBE))
-        return HMQ_HOOKS_EINVAL;
-    hmq_hooks_op_t *op = op_new(hl, HMQ_HOOK_AUTHORIZE, req->client, &rc);
-    if (!op) return rc;
-    op->req.authz = req;
-    op->cb.authz = cb;
-    req->op = op;
-    hmq_hooks_loop_push(hl, &op->start);
-    return 0;
-}
-
-int hmq_hooks_on_publish(hmq_hooks_loop_t *hl, hmq_hooks_publish_req_t *req,
-                         hmq_hooks_publish_cb cb)
-{
-    int rc;
-    if (!req || !cb || !req->message || !req->message->topic) return HMQ_HOOKS_EINVAL;
-    hmq_hooks_op_t *op = op_new(hl, HMQ_HOOK_ON_PUBLISH, req->client, &rc);
-    if (!op) return rc;
-    op->req.pub = req;
-    op->cb.pub = cb;
-    op->msg = *req->message;
-    req->op = op;
-    hmq_hooks_loop_push(hl, &op->start);
-    return 0;
-}
-
-int hmq_hooks_on_subscribe(hmq_hooks_loop_t *hl, hmq_hooks_subscribe_req_t *req,
-                           hmq_hooks_subscribe_cb cb)
-{
-    int rc;
-    if (!req || !cb || !req->n_subs || !req->subs) return HMQ_HOOKS_EINVAL;
-    hmq_hooks_op_t *op = op_new(hl, HMQ_HOOK_ON_SUBSCRIBE, req->client, &rc);
-    if (!op) return rc;
-    if (!(op->subs = calloc(req->n_subs, sizeof(*op->subs)))) {
-        free(op);
-        return HMQ_HOOKS_ENOMEM;
-    }
-    for (size_t i = 0; i < req->n_subs; i++) {
-        op->subs[i].decision = HMQ_DECISION_CONTINUE;
-        op->subs[i].max_qos = 3;
-    }
-    op->req.sub = req;
-    op->n_subs = req->n_subs;
-    op->cb.sub = cb;
-    req->op = op;
-    hmq_hooks_loop_push(hl, &op->start);
-    return 0;
-}
-
-void hmq_hooks_op_cancel(hmq_hooks_op_t *op)
-{
-    if (!op || op->cancelled) return;
-    op->cancelled = true;
-    if (op->call && op->call->p->ops->cancel) op->call->p->ops->cancel(op->call->p->self, op->call);
-}
-
-void hmq_hooks_auth_cancel(hmq_hooks_auth_req_t *req)
-{
-    hmq_hooks_op_cancel(req->op);
 }

@@ -126,6 +126,14 @@ struct hmq_hooks_call {
     size_t n_sent;
 };
 
+/* Cache keys of a decision (cache.c): authenticate (provider, identity, HMAC'd password) and
+ * authorize by scope (HMQ_SCOPE_*: topic, client or username). Both include the provider's
+ * generation. */
+void hmq_hooks_key_auth(const hmq_hooks_cache_t *cache, const provider_t *p,
+                        const hmq_hooks_auth_req_t *req, hmq_cache_key_t *key);
+void hmq_hooks_key_authz(const hmq_hooks_cache_t *cache, const provider_t *p,
+                         const hmq_hooks_authz_req_t *req, uint8_t scope, hmq_cache_key_t *key);
+
 /* Forget a provider's cached answers (they stay in the LRU, unreachable); any thread. */
 void hmq_hooks_provider_invalidate(hmq_hooks_t *h, const char *name);
 

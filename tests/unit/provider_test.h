@@ -192,4 +192,19 @@ static inline int pt_authz(pt_env_t *e, const char *client_id, const char *usern
     return e->decision;
 }
 
+/* cmocka group setup / teardown: the scratch directory of the test files. */
+static inline int pt_setup(void **state)
+{
+    (void)state;
+    pt_mkdir();
+    return 0;
+}
+
+static inline int pt_teardown(void **state)
+{
+    (void)state;
+    pt_rmdir();
+    return 0;
+}
+
 #endif

@@ -252,19 +252,6 @@ static void test_with_password_file(void **state)
     pt_env_free(e);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    pt_mkdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    pt_rmdir();
-    return 0;
-}
 
 int main(void)
 {
@@ -278,5 +265,5 @@ int main(void)
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_with_password_file),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
 }

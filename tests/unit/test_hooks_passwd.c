@@ -388,19 +388,6 @@ static void test_close_with_queued(void **state)
     free(e);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    pt_mkdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    pt_rmdir();
-    return 0;
-}
 
 int main(void)
 {
@@ -412,5 +399,5 @@ int main(void)
         cmocka_unit_test(test_reload_concurrent),      cmocka_unit_test(test_deadline_and_cancel),
         cmocka_unit_test(test_close_with_queued),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
 }

@@ -27,6 +27,7 @@ void hmq_auth_engine_close(hmq_broker_t *b)
 
 /* Re-authentication of a connected client (AUTH 0x19) runs on its identity context. */
 enum { REAUTH_NONE, REAUTH_CALL, REAUTH_WAIT };
+#define MAX_AUTH_ROUNDS 16 /* per exchange: ends a loop between a client and a hook */
 
 typedef struct hmq_auth_ctx {
     hmq_hooks_auth_req_t req;
@@ -229,14 +230,52 @@ static void send_auth(hmq_conn_t *c, uint8_t code, const char *method, const uin
 }
 
 /* A provider wants another round: AUTH 0x18 to the client, whose AUTH answer continues. */
-static void challenge(hmq_conn_t *c, auth_ctx_t *a, const hmq_hooks_auth_result_t *res)
+/* Keep what the next round needs: the provider's state and who challenged. false: too many
+ * rounds (a loop between client and hook), the exchange must end. */
+static bool keep_challenge(auth_ctx_t *a, const hmq_hooks_auth_result_t *res)
 {
     free(a->state);
     free(a->challenger);
     a->state = res->auth_state_len ? dup_bytes(res->auth_state, res->auth_state_len) : NULL;
     a->state_len = a->state ? res->auth_state_len : 0;
     a->challenger = res->provider ? strdup(res->provider) : NULL;
-    if (a->req.step >= 16) { /* a loop between client and hook: end it */
+    return a->req.step < MAX_AUTH_ROUNDS;
+}
+
+/* The client's AUTH names the method of its CONNECT ([MQTT-4.12.0-5], [MQTT-4.12.1-1]). */
+static bool same_method(const auth_ctx_t *a, const hmq_props_t *p)
+{
+    const char *method = a->client.authentication_method;
+    return method && (p->present & HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD)) &&
+           p->auth_method.len == strlen(method) &&
+           memcmp(p->auth_method.p, method, p->auth_method.len) == 0;
+}
+
+/* The request of the next round from the client's AUTH: its data; for CONTINUE the state and
+ * provider of the challenge, for REAUTHENTICATE a fresh exchange. */
+static void next_round(auth_ctx_t *a, const hmq_props_t *p, uint8_t phase)
+{
+    free(a->round_data);
+    a->round_data = NULL;
+    a->round_len = 0;
+    if (p->present & HMQ_PROP_BIT(HMQ_PROP_AUTH_DATA)) {
+        a->round_data = dup_bytes(p->auth_data.p, p->auth_data.len);
+        a->round_len = p->auth_data.len;
+    }
+    bool cont = phase == HMQ_AUTH_PHASE_CONTINUE;
+    a->req.phase = phase;
+    a->req.step = cont ? a->req.step + 1 : 1;
+    a->req.auth_data = a->round_data;
+    a->req.auth_data_len = a->round_data ? a->round_len : 0;
+    a->req.auth_state = cont ? a->state : NULL;
+    a->req.auth_state_len = cont ? a->state_len : 0;
+    a->req.auth_provider = cont ? a->challenger : NULL;
+    a->req.has_password = false; /* the CONNECT's password was for the first round */
+}
+
+static void challenge(hmq_conn_t *c, auth_ctx_t *a, const hmq_hooks_auth_result_t *res)
+{
+    if (!keep_challenge(a, res)) {
         ctx_free(a);
         refuse(c, HMQ_RC_NOT_AUTHORIZED, "too many authentication rounds");
         return;
@@ -439,12 +478,7 @@ static void on_reauth_answer(hmq_hooks_auth_req_t *req, int status,
     }
     const char *method = a->client.authentication_method;
     if (status == 0 && res && res->challenge) {
-        free(a->state);
-        free(a->challenger);
-        a->state = res->auth_state_len ? dup_bytes(res->auth_state, res->auth_state_len) : NULL;
-        a->state_len = a->state ? res->auth_state_len : 0;
-        a->challenger = res->provider ? strdup(res->provider) : NULL;
-        if (a->req.step >= 16) {
+        if (!keep_challenge(a, res)) {
             hmq_conn_close(c, HMQ_RC_NOT_AUTHORIZED, "too many authentication rounds");
             return;
         }
@@ -472,33 +506,15 @@ static void on_reauth_answer(hmq_hooks_auth_req_t *req, int status,
 static void reauth_packet(hmq_conn_t *c, const hmq_reason_t *r)
 {
     auth_ctx_t *a = c->ident;
-    const hmq_props_t *p = &r->props;
-    const char *method = a ? a->client.authentication_method : NULL;
     bool ok_code = (r->code == HMQ_RC_REAUTHENTICATE && a && a->reauth == REAUTH_NONE) ||
                    (r->code == HMQ_RC_CONTINUE_AUTH && a && a->reauth == REAUTH_WAIT);
-    if (!method || !ok_code || !(p->present & HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD)) ||
-        p->auth_method.len != strlen(method) ||
-        memcmp(p->auth_method.p, method, p->auth_method.len) != 0) {
-        /* [MQTT-4.12.1-1] only with the CONNECT's method, one exchange at a time */
+    if (!ok_code || !same_method(a, &r->props)) { /* one exchange at a time, same method */
         hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "AUTH not expected");
         return;
     }
-    free(a->round_data);
-    a->round_data = NULL;
-    a->round_len = 0;
-    if (p->present & HMQ_PROP_BIT(HMQ_PROP_AUTH_DATA)) {
-        a->round_data = dup_bytes(p->auth_data.p, p->auth_data.len);
-        a->round_len = p->auth_data.len;
-    }
-    bool first = r->code == HMQ_RC_REAUTHENTICATE;
-    a->req.phase = first ? HMQ_AUTH_PHASE_REAUTHENTICATE : HMQ_AUTH_PHASE_CONTINUE;
-    a->req.step = first ? 1 : a->req.step + 1;
-    a->req.auth_data = a->round_data;
-    a->req.auth_data_len = a->round_data ? a->round_len : 0;
-    a->req.auth_state = first ? NULL : a->state;
-    a->req.auth_state_len = first ? 0 : a->state_len;
-    a->req.auth_provider = first ? NULL : a->challenger;
-    a->req.has_password = false;
+    next_round(a, &r->props,
+               r->code == HMQ_RC_REAUTHENTICATE ? HMQ_AUTH_PHASE_REAUTHENTICATE
+                                                : HMQ_AUTH_PHASE_CONTINUE);
     a->conn = c;
     a->reauth = REAUTH_CALL; /* the client may go on publishing meanwhile (4.12.1) */
     if (hmq_hooks_authenticate(c->w->hooks_loop, &a->req, on_reauth_answer) < 0) {
@@ -510,7 +526,6 @@ static void reauth_packet(hmq_conn_t *c, const hmq_reason_t *r)
 void hmq_auth_on_auth_packet(hmq_conn_t *c, const hmq_reason_t *r)
 {
     auth_ctx_t *a = c->auth_wait;
-    const hmq_props_t *p = &r->props;
     if (c->state == HMQ_CONN_CONNECTED) {
         reauth_packet(c, r);
         return;
@@ -519,31 +534,14 @@ void hmq_auth_on_auth_packet(hmq_conn_t *c, const hmq_reason_t *r)
         hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "AUTH not expected");
         return;
     }
-    const char *method = a->client.authentication_method;
-    if (r->code != HMQ_RC_CONTINUE_AUTH || !(p->present & HMQ_PROP_BIT(HMQ_PROP_AUTH_METHOD)) ||
-        p->auth_method.len != strlen(method) ||
-        memcmp(p->auth_method.p, method, p->auth_method.len) != 0) {
+    if (r->code != HMQ_RC_CONTINUE_AUTH || !same_method(a, &r->props)) {
         /* [MQTT-4.12.0-3]/[MQTT-4.12.0-4]: same method, reason 0x18 */
         hmq_conn_protocol_error(c, HMQ_MQTT_E_PROTOCOL, "AUTH: wrong reason code or method");
         return;
     }
-    free(a->round_data);
-    a->round_data = NULL;
-    a->round_len = 0;
-    if (p->present & HMQ_PROP_BIT(HMQ_PROP_AUTH_DATA)) {
-        a->round_data = dup_bytes(p->auth_data.p, p->auth_data.len);
-        a->round_len = p->auth_data.len;
-    }
     c->auth_wait = NULL;
-    a->req.phase = HMQ_AUTH_PHASE_CONTINUE;
-    a->req.step++;
-    a->req.auth_data = a->round_data;
-    a->req.auth_data_len = a->round_data ? a->round_len : 0;
-    a->req.auth_state = a->state;
-    a->req.auth_state_len = a->state_len;
-    a->req.auth_provider = a->challenger;
-    a->req.has_password = false; /* the CONNECT's password was for the first round */
-    c->auth = a;                 /* input waits again */
+    next_round(a, &r->props, HMQ_AUTH_PHASE_CONTINUE);
+    c->auth = a; /* input waits again */
     if (hmq_hooks_authenticate(c->w->hooks_loop, &a->req, on_answer) < 0) {
         c->auth = NULL;
         ctx_free(a);

@@ -224,7 +224,7 @@ bool hmq_conn_input_held(const hmq_conn_t *c)
 }
 
 /* Read while the connection is open and neither kind of backpressure holds it. */
-static void update_reading(hmq_conn_t *c)
+void hmq_conn_update_reading(hmq_conn_t *c)
 {
     bool want = (c->state == HMQ_CONN_NEW || c->state == HMQ_CONN_CONNECTED) && !c->out_full &&
                 !hmq_conn_input_held(c);
@@ -244,7 +244,7 @@ static void update_backpressure(hmq_conn_t *c)
 {
     if (!c->out_full && hmq_conn_pending(c) > c->w->cfg->max_outbuf) {
         c->out_full = true;
-        update_reading(c);
+        hmq_conn_update_reading(c);
     }
 }
 
@@ -334,7 +334,7 @@ int hmq_conn_start(hmq_conn_t *c, const uint8_t *data, size_t len)
     if (c->mig)
         post_migration(c);
     else
-        update_reading(c);
+        hmq_conn_update_reading(c);
     return 0;
 }
 
@@ -381,7 +381,7 @@ static void post_migration(hmq_conn_t *c)
     m->wire_len = c->tout_len;
     c->tout = NULL;
     c->tout_len = c->tout_cap = 0;
-    update_reading(c);
+    hmq_conn_update_reading(c);
     finish_close(c);
     hmq_mailbox_post(&c->w->broker->workers[m->home]->mailbox, &m->mail);
 }
@@ -393,74 +393,7 @@ void hmq_conn_resume_input(hmq_conn_t *c)
     if (c->mig)
         post_migration(c);
     else
-        update_reading(c);
-}
-
-/* ---- publisher backpressure ----------------------------------------------------------------- */
-
-#define MAX_PAUSE_MS 1000 /* a permanently slow subscriber must not stop a publisher forever */
-
-static void paused_remove(hmq_conn_t *c)
-{
-    hmq_worker_t *w = c->w;
-    for (uint32_t i = 0; i < w->npaused; i++) {
-        if (w->paused[i] == c) {
-            w->paused[i] = w->paused[--w->npaused];
-            break;
-        }
-    }
-    hmq_subscriber_unref(c->waiting_on);
-    c->waiting_on = NULL;
-    if (!w->npaused) uv_timer_stop(&w->pressure);
-}
-
-static void on_pressure(uv_timer_t *t)
-{
-    hmq_conn_check_paused(t->data);
-}
-
-void hmq_conn_wait_for(hmq_conn_t *c, hmq_subscriber_t *sub)
-{
-    hmq_worker_t *w = c->w;
-    if (c->waiting_on || c->state != HMQ_CONN_CONNECTED) {
-        hmq_subscriber_unref(sub);
-        return;
-    }
-    if (w->npaused == w->paused_cap) {
-        uint32_t cap = w->paused_cap ? w->paused_cap * 2 : 16;
-        hmq_conn_t **a = realloc(w->paused, cap * sizeof *a);
-        if (!a) {
-            hmq_subscriber_unref(sub);
-            return;
-        }
-        w->paused = a;
-        w->paused_cap = cap;
-    }
-    w->paused[w->npaused++] = c;
-    c->waiting_on = sub;
-    c->paused_at = hmq_worker_now(w);
-    if (w->npaused == 1) {
-        w->pressure.data = w;
-        uv_timer_start(&w->pressure, on_pressure, 1, 1);
-    }
-    update_reading(c);
-}
-
-void hmq_conn_check_paused(hmq_worker_t *w)
-{
-    uint64_t now = hmq_worker_now(w);
-    for (uint32_t i = 0; i < w->npaused;) {
-        hmq_conn_t *c = w->paused[i];
-        if (atomic_load_explicit(&c->waiting_on->congested, memory_order_relaxed) &&
-            now - c->paused_at < MAX_PAUSE_MS) {
-            i++;
-            continue;
-        }
-        paused_remove(c);    /* moves another entry into slot i */
-        c->last_rx_ms = now; /* we did not read: the client's keep alive was not its fault */
-        if (c->in_len) hmq_conn_consume(c, c->in, c->in_len);
-        update_reading(c);
-    }
+        hmq_conn_update_reading(c);
 }
 
 /* ---- output --------------------------------------------------------------------------------- */
@@ -561,7 +494,7 @@ static void on_write(uv_write_t *req, int status)
     }
     if (c->out_full && hmq_conn_pending(c) <= c->w->cfg->max_outbuf / 2) {
         c->out_full = false;
-        update_reading(c);
+        hmq_conn_update_reading(c);
     }
     /* The window may have room again for queued QoS 0 of a slow consumer. */
     if (c->session && c->state == HMQ_CONN_CONNECTED) hmq_session_pump(c->session);
@@ -740,14 +673,14 @@ void hmq_conn_close(hmq_conn_t *c, uint8_t reason, const char *reason_str)
     }
     c->state = HMQ_CONN_CLOSING;
     c->idle_since_ms = hmq_worker_now(c->w); /* start of the close grace period */
-    if (c->waiting_on) paused_remove(c);
+    if (c->waiting_on) hmq_conn_unpause(c);
     if (was_connected && c->ident)
         hmq_event_disconnected(c, reason, close_reason_name(c, reason),
                                !c->will_suppressed && c->session && c->session->will);
     hmq_auth_cancel(c);
     hmq_hook_publish_abort(c);
     hmq_hook_subscribe_abort(c);
-    update_reading(c);
+    hmq_conn_update_reading(c);
     if (was_connected) atomic_fetch_sub(&c->w->broker->clients_connected, 1);
     if (c->session) {
         hmq_session_t *s = c->session;

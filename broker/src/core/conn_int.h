@@ -6,6 +6,9 @@
 #include "core/message.h"
 
 /* conn.c */
+void hmq_conn_update_reading(hmq_conn_t *c); /* read while open and nothing holds the input */
+/* conn_pressure.c: the connection leaves the worker's paused list */
+void hmq_conn_unpause(hmq_conn_t *c);
 void hmq_conn_consume(hmq_conn_t *c, const uint8_t *data, size_t len); /* MQTT bytes */
 bool hmq_conn_append(uint8_t **buf, uint32_t *len, uint32_t *cap, const uint8_t *data, size_t n);
 
