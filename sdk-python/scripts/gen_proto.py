@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate the protobuf/gRPC modules of the SDK from proto/hookmq/v1/hooks.proto.
 
-The generated files are committed (src/hookmq/v1/hooks_pb2.py, .pyi, hooks_pb2_grpc.py) so that
+The generated files are committed (src/hookmq/v1/hooks_pb2.py and .pyi) so that
 ``pip install ./sdk-python`` needs nothing but PyPI wheels at install time. Run this after every
 change to the proto (with the dev requirements installed)::
 
@@ -21,7 +21,9 @@ SDK = Path(__file__).resolve().parent.parent
 PROTO_ROOT = SDK.parent / "proto"
 PROTO = "hookmq/v1/hooks.proto"
 OUT = SDK / "src"
-GENERATED = ("hooks_pb2.py", "hooks_pb2.pyi", "hooks_pb2_grpc.py")
+# Messages only: the server registers its own method handlers (hookmq._server._add_servicer), so
+# the gRPC plugin's servicer base class and stub would be dead code.
+GENERATED = ("hooks_pb2.py", "hooks_pb2.pyi")
 
 
 def generate(out: Path) -> None:
@@ -36,7 +38,6 @@ def generate(out: Path) -> None:
         f"-I{include}",
         f"--python_out={out}",
         f"--pyi_out={out}",
-        f"--grpc_python_out={out}",
         PROTO,
     ]
     if protoc.main(args) != 0:

@@ -14,7 +14,30 @@ from typing import Any
 import grpc
 
 from hookmq.v1 import hooks_pb2 as pb
-from hookmq.v1 import hooks_pb2_grpc as pb_grpc
+
+_SERVICE = "/hookmq.v1.HookProvider/"
+
+
+class HookProviderStub:
+    """The client side of hookmq.v1.HookProvider (the SDK generates no gRPC module: its server
+    registers its own handlers, see hookmq._server._add_servicer)."""
+
+    def __init__(self, channel: Any) -> None:
+        def unary(name: str, req: Any, resp: Any) -> Any:
+            return channel.unary_unary(_SERVICE + name, request_serializer=req.SerializeToString,
+                                       response_deserializer=resp.FromString)
+
+        def stream(name: str, req: Any, resp: Any) -> Any:
+            return channel.stream_stream(_SERVICE + name, request_serializer=req.SerializeToString,
+                                         response_deserializer=resp.FromString)
+
+        self.Handshake = unary("Handshake", pb.HandshakeRequest, pb.HandshakeResponse)
+        self.Authenticate = unary("Authenticate", pb.AuthenticateRequest, pb.AuthenticateResponse)
+        self.Authorize = unary("Authorize", pb.AuthorizeRequest, pb.AuthorizeResponse)
+        self.OnSubscribe = unary("OnSubscribe", pb.SubscribeRequest, pb.SubscribeResponse)
+        self.MessageHooks = stream("MessageHooks", pb.MessageBatch, pb.DecisionBatch)
+        self.Events = stream("Events", pb.EventBatch, pb.EventAck)
+        self.Control = stream("Control", pb.ControlResult, pb.ControlCommand)
 
 
 def client_info(client_id: str = "dev-1", username: str | None = "user-1", listener: str = "default",
@@ -57,7 +80,7 @@ Answer = pb.PublishResponse | pb.AuthorizeResponse
 class MessageStream:
     """The broker's side of MessageHooks: never more outstanding requests than credits allow."""
 
-    def __init__(self, stub: pb_grpc.HookProviderStub) -> None:
+    def __init__(self, stub: HookProviderStub) -> None:
         self.call = stub.MessageHooks()
         self.credits = 0
         self.granted_total = 0
@@ -129,7 +152,7 @@ class FakeBroker:
             self.channel = grpc.aio.secure_channel(target, credentials, options=list(options))
         else:
             self.channel = grpc.aio.insecure_channel(target, options=list(options))
-        self.stub = pb_grpc.HookProviderStub(self.channel)
+        self.stub = HookProviderStub(self.channel)
 
     async def close(self) -> None:
         await self.channel.close()
