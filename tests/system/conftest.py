@@ -112,7 +112,7 @@ def hook_app(tmp_path, request: pytest.FixtureRequest):
     from helpers import SDK_PYTHON, HookApp
 
     if not SDK_PYTHON.exists():
-        pytest.skip("run `make sdk` first (sdk-python/.venv)")
+        pytest.fail("no SDK venv (sdk-python/.venv): run `make sdk-venv` (make system does)")
     apps: list[HookApp] = []
 
     def make(script: str, *args: str, port: int = 0, start: bool = True) -> HookApp:

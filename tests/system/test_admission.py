@@ -4,7 +4,6 @@ real client address to limits and logs.
 """
 from __future__ import annotations
 
-import shutil
 import socket
 import struct
 import subprocess
@@ -77,7 +76,6 @@ def test_proxy_protocol_is_mandatory_and_strict(start_broker):
     assert _connect_via(b, _proxy_v2("203.0.113.7")), "and a good header still works"
 
 
-@pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy is installed by scripts/deps.sh")
 @pytest.mark.parametrize("send_proxy", ["send-proxy", "send-proxy-v2"])
 def test_behind_haproxy(start_broker, tmp_path, send_proxy):
     b = start_broker(listener={"proxy_protocol": True})

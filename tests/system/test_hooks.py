@@ -23,7 +23,6 @@ SERVER = ROOT / "tests" / "unit" / "hooks_server.py"
 
 pytestmark = [
     pytest.mark.skipif(BROKER_KIND != "hookmq", reason="hookmq's hook engine"),
-    pytest.mark.skipif(not SDK_PY.exists(), reason="run `make sdk` first (sdk-python/.venv)"),
 ]
 
 

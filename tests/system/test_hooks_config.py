@@ -24,7 +24,6 @@ SERVER = Path(__file__).with_name("hook_chain_server.py")
 pytestmark = [
     pytest.mark.skipif(BROKER_KIND != "hookmq", reason="hookmq's hook engine and configuration"),
 ]
-needs_sdk = pytest.mark.skipif(not SDK_PY.exists(), reason="run `make sdk` first (sdk-python/.venv)")
 
 
 class ChainServer:
@@ -87,7 +86,6 @@ def _broker(start_broker, first: ChainServer, second: ChainServer, **hooks):
     return b
 
 
-@needs_sdk
 def test_two_servers_deny_wins(start_broker, servers):
     first, second = servers
     b = _broker(start_broker, first, second)
@@ -105,7 +103,6 @@ def test_two_servers_deny_wins(start_broker, servers):
     assert _connect(b, unique("other-")) == 0x87
 
 
-@needs_sdk
 def test_per_server_failure_policy(start_broker, servers):
     first, second = servers
     b = _broker(start_broker, first, second)
@@ -120,7 +117,6 @@ def test_per_server_failure_policy(start_broker, servers):
     assert time.monotonic() - t0 < 1.9, "first's 300 ms deadline decided, not its 2 s handler"
 
 
-@needs_sdk
 def test_first_decision_chain_order_and_default(start_broker, servers):
     first, second = servers
     b = _broker(start_broker, first, second, chain="second, first",

@@ -9,7 +9,6 @@ reload), and session resumption with tickets, with the session cache, and with n
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -314,7 +313,6 @@ def test_client_id_taken_from_the_certificate(workers, tmp_path, pki):
 SDK_PY = Path(__file__).resolve().parents[2] / "sdk-python" / ".venv" / "bin" / "python"
 
 
-@pytest.mark.skipif(not SDK_PY.exists(), reason="run `make sdk` first (sdk-python/.venv)")
 def test_certificate_identity_reaches_a_python_hook(workers, tmp_path, pki):
     """mTLS identity (certificate CN, subject, issuer, serial, fingerprint, TLS version, cipher)
     is passed to the Authenticate hook, which decides with it."""
@@ -365,8 +363,6 @@ def test_certificate_identity_reaches_a_python_hook(workers, tmp_path, pki):
         hook.wait(5)
 
 
-@pytest.mark.skipif(not SDK_PY.exists(), reason="run `make sdk` first (sdk-python/.venv)")
-@pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy is installed by scripts/deps.sh")
 def test_identity_from_a_tls_terminating_load_balancer(tmp_path, pki, start_broker):
     """haproxy terminates TLS and verifies the device certificate, then passes the CN in PROXY v2
     TLVs: the broker takes the client id from it and the hook sees the identity (via_proxy)."""

@@ -22,7 +22,7 @@ static env_t *start(pyserver_t *ps, hmq_hooks_server_config_t *cfg, char *endpoi
 static void test_authorize(void **state)
 {
     (void)state;
-    if (!server_start(&srv, NULL)) skip();
+    assert_true(server_start(&srv, NULL));
     char endpoint[64];
     const char *eps[] = {endpoint};
     hmq_hooks_server_config_t cfg;
@@ -73,7 +73,7 @@ static void test_authorize(void **state)
 static void test_on_publish(void **state)
 {
     (void)state;
-    if (!server_start(&srv, NULL)) skip();
+    assert_true(server_start(&srv, NULL));
     char endpoint[64];
     const char *eps[] = {endpoint};
     hmq_hooks_server_config_t cfg;
@@ -114,7 +114,7 @@ static void test_on_publish(void **state)
 static void test_many_in_flight(void **state)
 {
     (void)state;
-    if (!server_start(&srv, NULL)) skip();
+    assert_true(server_start(&srv, NULL));
     char endpoint[64];
     const char *eps[] = {endpoint};
     hmq_hooks_server_config_t cfg;
@@ -155,7 +155,7 @@ static void test_many_in_flight(void **state)
 static void test_credits(void **state)
 {
     (void)state;
-    if (!server_start(&srv, "--window", "8", NULL)) skip();
+    assert_true(server_start(&srv, "--window", "8", NULL));
     char endpoint[64];
     const char *eps[] = {endpoint};
     hmq_hooks_server_config_t cfg;
@@ -187,7 +187,7 @@ static void test_credits(void **state)
 static void test_stream_deadline(void **state)
 {
     (void)state;
-    if (!server_start(&srv, NULL)) skip();
+    assert_true(server_start(&srv, NULL));
     char endpoint[64];
     const char *eps[] = {endpoint};
     hmq_hooks_server_config_t cfg;
@@ -227,7 +227,7 @@ static void test_stream_deadline(void **state)
 static void test_server_killed(void **state)
 {
     (void)state;
-    if (!server_start(&srv, NULL)) skip();
+    assert_true(server_start(&srv, NULL));
     char port[16];
     snprintf(port, sizeof(port), "%d", srv.port);
     char endpoint[64];
@@ -277,7 +277,7 @@ static void test_server_killed(void **state)
 static void test_cancel_and_close(void **state)
 {
     (void)state;
-    if (!server_start(&srv, NULL)) skip();
+    assert_true(server_start(&srv, NULL));
     char endpoint[64];
     const char *eps[] = {endpoint};
     hmq_hooks_server_config_t cfg;
@@ -340,7 +340,7 @@ static void on_sub(hmq_hooks_subscribe_req_t *req, int status, const hmq_hooks_s
 static void test_on_subscribe(void **state)
 {
     (void)state;
-    if (!server_start(&srv, NULL)) skip();
+    assert_true(server_start(&srv, NULL));
     char endpoint[64];
     const char *eps[] = {endpoint};
     hmq_hooks_server_config_t cfg;
@@ -399,7 +399,7 @@ static bool wait_stat(env_t *e, const char *name, long want, uint64_t ms)
 static void test_events(void **state)
 {
     (void)state;
-    if (!server_start(&srv, NULL)) skip();
+    assert_true(server_start(&srv, NULL));
     char endpoint[64];
     const char *eps[] = {endpoint};
     hmq_hooks_server_config_t cfg;
