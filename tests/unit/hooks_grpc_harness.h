@@ -360,4 +360,14 @@ static inline void pub_start(env_t *e, pub_t *p, const char *topic, const char *
     pub_start_as(e, p, &e->client, topic, payload);
 }
 
+/* The test's hook server, stopped after each test (also when it failed half-way). */
+static pyserver_t srv = {.in = -1};
+
+static inline int srv_teardown(void **state)
+{
+    (void)state;
+    server_stop(&srv);
+    return 0;
+}
+
 #endif

@@ -5,7 +5,6 @@
  * hooks: test_hooks_grpc_stream.c; breaker, unix sockets, TLS: test_hooks_grpc_resilience.c. */
 #include "hooks_grpc_harness.h"
 
-static pyserver_t srv = {.in = -1};
 
 typedef struct {
     int done, status;
@@ -140,18 +139,12 @@ static void test_against_python_server(void **state)
     free(o);
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    server_stop(&srv);
-    return 0;
-}
 
 int main(void)
 {
     find_src_dir();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_against_python_server, teardown),
+        cmocka_unit_test_teardown(test_against_python_server, srv_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,6 @@
  * missing client certificate, that never get a handshake). */
 #include "hooks_grpc_harness.h"
 
-static pyserver_t srv = {.in = -1};
 static char tmpdir[256];
 
 /* ---- circuit breaker ------------------------------------------------------------------------ */
@@ -361,12 +360,6 @@ static void test_tls(void **state)
     server_stop(&srv);
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    server_stop(&srv);
-    return 0;
-}
 
 int main(void)
 {
@@ -374,13 +367,13 @@ int main(void)
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/hmq-grpc-test-XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_breaker, teardown),
-        cmocka_unit_test_teardown(test_breaker_not_serving, teardown),
-        cmocka_unit_test_teardown(test_breaker_no_health, teardown),
-        cmocka_unit_test_teardown(test_handshake_retry, teardown),
-        cmocka_unit_test_teardown(test_two_endpoints, teardown),
-        cmocka_unit_test_teardown(test_unix_socket, teardown),
-        cmocka_unit_test_teardown(test_tls, teardown),
+        cmocka_unit_test_teardown(test_breaker, srv_teardown),
+        cmocka_unit_test_teardown(test_breaker_not_serving, srv_teardown),
+        cmocka_unit_test_teardown(test_breaker_no_health, srv_teardown),
+        cmocka_unit_test_teardown(test_handshake_retry, srv_teardown),
+        cmocka_unit_test_teardown(test_two_endpoints, srv_teardown),
+        cmocka_unit_test_teardown(test_unix_socket, srv_teardown),
+        cmocka_unit_test_teardown(test_tls, srv_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[300];

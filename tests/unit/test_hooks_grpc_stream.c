@@ -5,7 +5,6 @@
  * deny per filter) and events delivered over the Events stream (with a redelivery). */
 #include "hooks_grpc_harness.h"
 
-static pyserver_t srv = {.in = -1};
 
 static env_t *start(pyserver_t *ps, hmq_hooks_server_config_t *cfg, char *endpoint,
                     const char *const *eps)
@@ -426,26 +425,20 @@ static void test_events(void **state)
     server_stop(&srv);
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    server_stop(&srv);
-    return 0;
-}
 
 int main(void)
 {
     find_src_dir();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_authorize, teardown),
-        cmocka_unit_test_teardown(test_on_publish, teardown),
-        cmocka_unit_test_teardown(test_on_subscribe, teardown),
-        cmocka_unit_test_teardown(test_many_in_flight, teardown),
-        cmocka_unit_test_teardown(test_credits, teardown),
-        cmocka_unit_test_teardown(test_stream_deadline, teardown),
-        cmocka_unit_test_teardown(test_server_killed, teardown),
-        cmocka_unit_test_teardown(test_cancel_and_close, teardown),
-        cmocka_unit_test_teardown(test_events, teardown),
+        cmocka_unit_test_teardown(test_authorize, srv_teardown),
+        cmocka_unit_test_teardown(test_on_publish, srv_teardown),
+        cmocka_unit_test_teardown(test_on_subscribe, srv_teardown),
+        cmocka_unit_test_teardown(test_many_in_flight, srv_teardown),
+        cmocka_unit_test_teardown(test_credits, srv_teardown),
+        cmocka_unit_test_teardown(test_stream_deadline, srv_teardown),
+        cmocka_unit_test_teardown(test_server_killed, srv_teardown),
+        cmocka_unit_test_teardown(test_cancel_and_close, srv_teardown),
+        cmocka_unit_test_teardown(test_events, srv_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
