@@ -1,7 +1,8 @@
 /* conn.c - connection I/O: reading and framing input, dispatching packets, buffering and writing
- * output, publisher backpressure, hand-over to another worker, closing, keepalive and connect
- * timeout. The transport layers (PROXY, TLS, WebSocket) are in conn_stack.c; packet semantics in
- * conn_connect.c, conn_publish.c and conn_subscribe.c; session state in session.c.
+ * output, hand-over to another worker, closing, keepalive and connect timeout. The transport
+ * layers (PROXY, TLS, WebSocket) are in conn_stack.c; publisher backpressure in conn_pressure.c;
+ * packet semantics in conn_connect.c, conn_publish.c and conn_subscribe.c (hooks: hook_*.c);
+ * session state in session.c.
  */
 #include "core/conn.h"
 
