@@ -39,6 +39,7 @@ void hmq_broker_stats(hmq_broker_t *b, hmq_stats_t *out)
         SUM(protocol_errors);
         SUM(refused_rate);
         SUM(dropped_not_authorized);
+        SUM(dropped_by_hook);
 #undef SUM
     }
 }
